@@ -1,0 +1,1 @@
+"""The prediction-markets domain: entities, rules, services and the ports they need."""

@@ -1,0 +1,1 @@
+"""Use cases: each takes its collaborators by keyword and runs in one unit of work."""

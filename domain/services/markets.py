@@ -1,0 +1,129 @@
+"""Markets: creating, editing, deleting and resolving them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+
+from domain import validation
+from domain.entities import Market, MarketStatus, Outcome, User
+from domain.errors import Conflict, Forbidden, NotFound
+from domain.field_errors import FieldErrors
+from domain.ports import Clock, MarketChanges, UnitOfWork
+from domain.roles import MODERATE
+
+RESOLVABLE = frozenset({MarketStatus.ACTIVE, MarketStatus.CLOSED})
+
+
+@dataclass(frozen=True, slots=True)
+class InitialPosition:
+    outcome: Outcome
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarketEdit:
+    """What updateMarket asked for; `end_date_given` tells an explicit null from absence."""
+
+    name: str | None = None
+    description: str | None = None
+    end_date: datetime | None = None
+    end_date_given: bool = False
+    status: MarketStatus | None = None
+
+
+async def create_market(
+    *, uow: UnitOfWork, clock: Clock, viewer: User, name: str, description: str,
+    end_date: datetime | None, initial_position: InitialPosition | None,
+) -> Market:
+    """Create a market and, in the same transaction, the creator's first position."""
+    now = clock()
+    errors = FieldErrors()
+    clean_name = errors.check(validation.market_name, name)
+    errors.check(validation.market_description, description)
+    if end_date is not None:
+        errors.check(partial(validation.future_date, now=now), end_date)
+    amount = None
+    if initial_position is not None:
+        amount = errors.check(partial(validation.amount, field="input.initialPosition.amount"), initial_position.amount)
+    errors.raise_if_any()
+    assert clean_name is not None
+    async with uow:
+        market = await uow.markets.add(
+            name=clean_name, description=description, end_date=end_date, creator_id=viewer.id, now=now
+        )
+        if initial_position is not None and amount is not None:
+            await uow.markets.add_volume_if_open(market.id, amount, now=now)
+            await uow.positions.add(
+                market_id=market.id, user_id=viewer.id, outcome=initial_position.outcome, amount=amount, now=now
+            )
+            market = (await uow.markets.get_many([market.id]))[market.id]
+        await uow.commit()
+    return market
+
+
+async def get_market_or_raise(uow: UnitOfWork, market_id: int | None) -> Market:
+    """The market with this id, or NotFound."""
+    market = (await uow.markets.get_many([market_id])).get(market_id) if market_id is not None else None
+    if market is None:
+        raise NotFound("No market with this id")
+    return market
+
+
+def edit_changes(edit: MarketEdit, *, now: datetime) -> MarketChanges:
+    """Validate an edit into the changes to store."""
+    errors = FieldErrors()
+    if edit.status is MarketStatus.RESOLVED:
+        errors.add("input.status", "RESOLVED is set through resolveMarket")
+    name = errors.check(validation.market_name, edit.name) if edit.name is not None else None
+    if edit.description is not None:
+        errors.check(validation.market_description, edit.description)
+    if edit.end_date is not None:
+        errors.check(partial(validation.future_date, now=now), edit.end_date)
+    errors.raise_if_any()
+    return MarketChanges(
+        name=name, description=edit.description, end_date=edit.end_date,
+        clear_end_date=edit.end_date_given and edit.end_date is None, status=edit.status,
+    )
+
+
+async def update_market(*, uow: UnitOfWork, clock: Clock, viewer: User, market_id: int | None, edit: MarketEdit) -> Market:
+    """Edit a market: owners edit its text and date, moderators anything but RESOLVED."""
+    if edit.status is not None and not viewer.can(MODERATE):
+        raise Forbidden("Only moderators and admins can change a market's status")
+    now = clock()
+    async with uow:
+        market = await get_market_or_raise(uow, market_id)
+        if market.creator_id != viewer.id and not viewer.can(MODERATE):
+            raise Forbidden("You can only edit your own markets")
+        changes = edit_changes(edit, now=now)
+        if changes.status is not None and market.status is MarketStatus.RESOLVED:
+            raise Conflict("A resolved market's status cannot change")
+        updated = await uow.markets.update(market.id, changes, now=now)
+        if updated is None:
+            raise NotFound("No market with this id")
+        await uow.commit()
+    return updated
+
+
+async def delete_market(*, uow: UnitOfWork, market_id: int | None) -> int:
+    """Delete a market and its positions; returns the id deleted."""
+    async with uow:
+        if market_id is None or not await uow.markets.delete(market_id):
+            raise NotFound("No market with this id")
+        await uow.commit()
+    return market_id
+
+
+async def resolve_market(*, uow: UnitOfWork, clock: Clock, market_id: int | None, outcome: Outcome) -> Market:
+    """Settle an ACTIVE or CLOSED market on an outcome."""
+    async with uow:
+        market = await get_market_or_raise(uow, market_id)
+        changes = MarketChanges(status=MarketStatus.RESOLVED, resolved_outcome=outcome, require_status_in=RESOLVABLE)
+        resolved = await uow.markets.update(market.id, changes, now=clock())
+        if resolved is None:
+            raise Conflict(f"Only ACTIVE or CLOSED markets can be resolved; this one is {market.status.value}")
+        await uow.commit()
+    return resolved

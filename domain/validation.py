@@ -1,0 +1,73 @@
+"""Input rules from the contract, each returning the clean value or raising BadUserInput."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from domain.errors import BadUserInput
+
+MAX_AMOUNT = Decimal("1000000")
+CENTS = Decimal("0.01")
+# Deliberately simple: one @, a dot in the domain, no spaces. Deliverability is not ours to judge.
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def trimmed_length(value: str, *, field: str, low: int, high: int) -> str:
+    """Trim `value` and check its length lies in [low, high]."""
+    clean = value.strip()
+    if not low <= len(clean) <= high:
+        raise BadUserInput({field: f"must be {low} to {high} characters after trimming"})
+    return clean
+
+
+def market_name(value: str, *, field: str = "input.name") -> str:
+    return trimmed_length(value, field=field, low=3, high=200)
+
+
+def market_description(value: str, *, field: str = "input.description") -> str:
+    if len(value) > 5000:
+        raise BadUserInput({field: "must be at most 5000 characters"})
+    return value
+
+
+def user_name(value: str, *, field: str = "name") -> str:
+    return trimmed_length(value, field=field, low=1, high=100)
+
+
+def email(value: str, *, field: str = "email") -> str:
+    clean = value.strip().lower()
+    if len(clean) > 254 or not EMAIL_PATTERN.match(clean):
+        raise BadUserInput({field: "must be a valid email address"})
+    return clean
+
+
+def password(value: str, *, field: str = "password") -> str:
+    if not 8 <= len(value) <= 128:
+        raise BadUserInput({field: "must be 8 to 128 characters"})
+    return value
+
+
+def amount(value: Decimal, *, field: str) -> Decimal:
+    """Check an amount: > 0, at most 1,000,000, at most 2 decimal places (trailing zeros free)."""
+    try:
+        if not value.is_finite():
+            raise BadUserInput({field: "must be a finite number"})
+        normal = value.normalize()
+        exponent = normal.as_tuple().exponent
+        if not isinstance(exponent, int) or exponent < -2:
+            raise BadUserInput({field: "must have at most 2 decimal places"})
+    except InvalidOperation as error:  # pragma: no cover - defensive, Decimal ops above are total
+        raise BadUserInput({field: "must be a decimal number"}) from error
+    if value <= 0:
+        raise BadUserInput({field: "must be greater than 0"})
+    if value > MAX_AMOUNT:
+        raise BadUserInput({field: "must be at most 1000000"})
+    return value.quantize(CENTS)
+
+
+def future_date(value: datetime, *, now: datetime, field: str = "input.endDate") -> datetime:
+    if value <= now:
+        raise BadUserInput({field: "must be in the future"})
+    return value

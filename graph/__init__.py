@@ -1,0 +1,1 @@
+"""The GraphQL API and the composition root that wires domain and persistence together."""

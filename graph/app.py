@@ -1,0 +1,46 @@
+"""The Starlette application: routes, middleware, and the container's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+
+from graph.bootstrap import Container, bootstrap
+from graph.health import healthz, readyz
+from graph.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from graph.requests import count_statements
+from graph.schema import build_schema
+from graph.settings import Settings
+from graph.view import GraphQLView
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Starlette:
+    """Build the ASGI app; the container (engine, hasher, tokens) closes with it."""
+    container = container or bootstrap(settings or Settings())
+    count_statements(container.engine)
+    view = GraphQLView(container=container, schema=build_schema(introspection=container.settings.explorer_enabled))
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await container.close()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    return app

@@ -1,0 +1,27 @@
+"""The per-request context: the viewer, the request's session, its loaders, the container."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphql import DocumentNode
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.entities import User
+from graph.bootstrap import Container
+from graph.loaders import Loaders
+from persistence.unit_of_work import Repositories
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response
+    container: Container
+    repositories: Repositories
+    loaders: Loaders
+    viewer: User | None = None
+    # Set by the validation hook: the parsed document, and whether it failed validation.
+    document: DocumentNode | None = None
+    validation_failed: bool = field(default=False)

@@ -1,0 +1,101 @@
+"""One error model: every GraphQL error leaves with an `extensions.code`, nothing internal leaks."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from graphql.language import ArgumentNode, DocumentNode, ListValueNode, Node, ObjectValueNode, visit
+from graphql.language.visitor import Visitor
+from sqlalchemy.exc import InterfaceError, OperationalError
+from strawberry.extensions import SchemaExtension
+
+from graph.scalars import ScalarInputError
+
+log = logging.getLogger("markets.errors")
+
+INTERNAL = "Internal server error"
+VARIABLE_PATH = re.compile(r"^Variable '\$(\w+)' got invalid value .*? at '([^']+)';", re.DOTALL)
+VARIABLE_NAME = re.compile(r"^Variable '\$(\w+)'")
+DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
+
+
+class ValidationPhase(SchemaExtension):
+    """Marks the request when its document failed validation, so those errors are told apart."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        context.document = self.execution_context.graphql_document
+        context.validation_failed = bool(self.execution_context.pre_execution_errors)
+
+
+def error_body(message: str, code: str, **extensions: Any) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code, **extensions}}
+
+
+def is_database_down(error: BaseException | None) -> bool:
+    return isinstance(error, DATABASE_DOWN) or isinstance(getattr(error, "orig", None), DATABASE_DOWN)
+
+
+def literal_path(document: DocumentNode | None, target: Node) -> str | None:
+    """The dotted path, from its argument, of a literal value node in the document."""
+    found: list[str] = []
+
+    class Finder(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            path = _search(node.value, target, node.name.value)
+            if path:
+                found.append(path)
+
+    if document is not None:
+        visit(document, Finder())
+    return found[0] if found else None
+
+
+def _search(value: Node, target: Node, path: str) -> str | None:
+    if value is target:
+        return path
+    if isinstance(value, ObjectValueNode):
+        for field in value.fields:
+            hit = _search(field.value, target, f"{path}.{field.name.value}")
+            if hit:
+                return hit
+    if isinstance(value, ListValueNode):
+        for index, item in enumerate(value.values):
+            hit = _search(item, target, f"{path}[{index}]")
+            if hit:
+                return hit
+    return None
+
+
+def variable_fields(message: str) -> dict[str, str]:
+    match = VARIABLE_PATH.match(message) or VARIABLE_NAME.match(message)
+    name = match.group(match.lastindex or 1) if match else "variables"
+    return {name: message.split("; ", 1)[-1]}
+
+
+def classify(error: GraphQLError, *, validation_failed: bool, document: DocumentNode | None) -> dict[str, Any]:
+    """The client's view of one error, by the phase it came from."""
+    body = error.formatted
+    original = error.original_error
+    if isinstance(error, GraphQLSyntaxError):
+        return {**body, "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}
+    if validation_failed:
+        if isinstance(original, ScalarInputError) and error.nodes:
+            fields = {literal_path(document, error.nodes[0]) or "input": str(original)}
+            return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": fields}}
+        return {**body, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
+    if (error.extensions or {}).get("code"):
+        return body
+    if error.path is None:
+        # Execution errors with no path are variable values that did not coerce.
+        return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": variable_fields(error.message)}}
+    if is_database_down(original):
+        log.warning("database unavailable: %r", original)
+        return {**body, **error_body("The database is unavailable", "SERVICE_UNAVAILABLE")}
+    log.error("unexpected error at %s", error.path, exc_info=original or error)
+    return {key: body[key] for key in ("locations", "path") if key in body} | error_body(INTERNAL, "INTERNAL_SERVER_ERROR")

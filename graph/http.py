@@ -1,0 +1,15 @@
+"""Plain HTTP answers in the GraphQL error shape, for requests that never reach execution."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from graph.errors import error_body
+from graph.json import dumps
+
+
+def error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        dumps({"errors": [error_body(message, code)]}), status_code=status, media_type="application/json",
+        headers=headers,
+    )

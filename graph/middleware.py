@@ -1,0 +1,102 @@
+"""ASGI middleware: request ids on every response, body size limit, a last-resort 500."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graph.errors import INTERNAL
+from graph.http import error_response
+from graph.requests import StatementCounter, accept_request_id, request_id, statements
+
+log = logging.getLogger("markets.http")
+
+
+class RequestContextMiddleware:
+    """Tags the request with an id (echoed or generated) and counts its SQL statements."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = accept_request_id(Headers(scope=scope).get("x-request-id"))
+        request_id.set(rid)
+        counter = StatementCounter()
+        statements.set(counter)
+        started = False
+
+        async def tagged_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = rid
+                headers["X-SQL-Statements"] = str(counter.count)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged_send)
+        except Exception:
+            log.exception("unhandled error")
+            if started:
+                raise
+            await error_response(500, INTERNAL, "INTERNAL_SERVER_ERROR")(scope, receive, tagged_send)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over `max_bytes` with 413 before anything parses them."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self.too_large(scope, receive, send)
+            return
+        body = await self.read_body(receive)
+        if body is None:
+            await self.too_large(scope, receive, send)
+            return
+        await self.app(scope, self.replay(body), send)
+
+    async def read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None once it passes the limit."""
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    @staticmethod
+    def replay(body: bytes) -> Receive:
+        sent = False
+
+        async def receive() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return receive
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, f"The request body is over {self.max_bytes} bytes", "BAD_REQUEST")
+        await response(scope, receive, send)

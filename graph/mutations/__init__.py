@@ -1,0 +1,1 @@
+"""Mutations, one per module: each a thin resolver calling one domain service."""

@@ -1,0 +1,16 @@
+"""deleteMarket: moderators and admins; the market's positions go with it."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from domain.services import markets
+from graph import ids
+
+
+async def delete_market(info: Info, id: strawberry.ID) -> strawberry.ID:
+    context = info.context
+    pk = await markets.delete_market(uow=context.container.unit_of_work(), market_id=ids.decode(id, "Market"))
+    context.loaders.market.clear(pk)
+    return id

@@ -1,0 +1,14 @@
+"""login: trade an email and password for a token."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain.services import users
+from graph.mutations.auth_payload import AuthPayload, auth_payload
+
+
+async def login(info: Info, email: str, password: str) -> AuthPayload:
+    container = info.context.container
+    user = await users.login(uow=container.unit_of_work(), hasher=container.hasher, email=email, password=password)
+    return auth_payload(info, user)

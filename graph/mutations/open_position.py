@@ -1,0 +1,21 @@
+"""openPosition: any signed-in user, on an ACTIVE market that has not ended."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain.services import positions
+from graph import ids
+from graph.types.inputs import OpenPositionInput
+from graph.types.positions import PositionType
+
+
+async def open_position(info: Info, input: OpenPositionInput) -> PositionType:
+    context = info.context
+    position = await positions.open_position(
+        uow=context.container.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+        market_id=ids.decode(input.market_id, "Market"), outcome=input.outcome, amount=input.amount,
+    )
+    context.loaders.market.clear(position.market_id)
+    context.loaders.remember(position)
+    return PositionType.from_entity(position)

@@ -1,0 +1,17 @@
+"""signUp: anyone may create an account."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain.services import users
+from graph.mutations.auth_payload import AuthPayload, auth_payload
+
+
+async def sign_up(info: Info, email: str, name: str, password: str) -> AuthPayload:
+    container = info.context.container
+    user = await users.sign_up(
+        uow=container.unit_of_work(), hasher=container.hasher, clock=container.clock,
+        email=email, name=name, password=password,
+    )
+    return auth_payload(info, user)

@@ -1,0 +1,31 @@
+"""updateMarket: owners edit text and end date; moderators and admins also the status."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from domain.services import markets
+from domain.services.markets import MarketEdit
+from graph import ids
+from graph.types.inputs import UpdateMarketInput
+from graph.types.markets import MarketType
+
+
+def given(value: object) -> object:
+    """Absent and null both leave a field unchanged, except endDate where null clears it."""
+    return None if value is strawberry.UNSET else value
+
+
+async def update_market(info: Info, id: strawberry.ID, input: UpdateMarketInput) -> MarketType:
+    context = info.context
+    edit = MarketEdit(
+        name=given(input.name), description=given(input.description), end_date=given(input.end_date),
+        end_date_given=input.end_date is not strawberry.UNSET, status=given(input.status),
+    )
+    market = await markets.update_market(
+        uow=context.container.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+        market_id=ids.decode(id, "Market"), edit=edit,
+    )
+    context.loaders.remember(market)
+    return MarketType.from_entity(market)

@@ -1,0 +1,61 @@
+"""Permission classes attached to fields: the contract's role × operation table, declaratively."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types import Info
+
+from domain.roles import MODERATE, Permission
+
+
+class IsAuthenticated(BasePermission):
+    message = "You must be signed in to do this"
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.viewer is not None
+
+
+class Grants(BasePermission):
+    """The viewer's role carries `permission`."""
+
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+        self.message = f"This needs the {permission.value} permission"
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and viewer.can(self.permission)
+
+
+class IsOwnerOr(Grants):
+    """The viewer owns the source object (`owner_id`), or holds `permission`."""
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if getattr(source, "is_viewer", False):
+            return True
+        viewer = info.context.viewer
+        if viewer is None:
+            return False
+        return source.owner_id == viewer.id or viewer.can(self.permission)
+
+
+def signed_in() -> list[PermissionExtension]:
+    return [PermissionExtension(permissions=[IsAuthenticated()], use_directives=False)]
+
+
+def requires(permission: Permission) -> list[PermissionExtension]:
+    """Signed in (else UNAUTHENTICATED) with `permission` (else FORBIDDEN)."""
+    return [PermissionExtension(permissions=[IsAuthenticated(), Grants(permission)], use_directives=False)]
+
+
+def visible_to_owner_or(permission: Permission) -> list[PermissionExtension]:
+    """Null, with no error, for anyone but the owner and holders of `permission`."""
+    return [PermissionExtension(permissions=[IsOwnerOr(permission)], fail_silently=True, use_directives=False)]
+
+
+__all__ = ["MODERATE", "requires", "signed_in", "visible_to_owner_or"]

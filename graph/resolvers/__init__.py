@@ -1,0 +1,1 @@
+"""Query resolvers: thin, each turning arguments into a repository or loader call."""

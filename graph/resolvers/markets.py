@@ -1,0 +1,67 @@
+"""markets, market and searchMarkets."""
+
+from __future__ import annotations
+
+import json
+
+import strawberry
+from strawberry.types import Info
+
+from domain.entities import MarketStatus
+from domain.pagination import MarketFilter, MarketOrder, page_size
+from graph import ids
+from graph.types.connections import Connection, connection
+from graph.types.inputs import MarketFilterInput, MarketOrderInput
+from graph.types.markets import MarketType
+from graph.types.node import load_node
+from graph.types.paging import relay_request
+from graph.types.search import MarketSearchHit
+
+
+def domain_filter(given: MarketFilterInput | None) -> MarketFilter:
+    if given is None:
+        return MarketFilter()
+    creator_id = ids.decode(given.creator_id, "User") if given.creator_id is not None else None
+    return MarketFilter(
+        status=given.status, creator_id=creator_id, name_contains=given.name_contains,
+        ends_before=given.ends_before, ends_after=given.ends_after,
+        matches_nothing=given.creator_id is not None and creator_id is None,
+    )
+
+
+def cursor_scope(where: MarketFilterInput | None, order: MarketOrder) -> str:
+    """Cursors belong to one ordering and filter; this string names the pair."""
+    given = {}
+    if where is not None:
+        given = {k: v for k, v in vars(where).items() if v is not None}
+        given = {k: (v.value if hasattr(v, "value") else v.isoformat() if hasattr(v, "isoformat") else v)
+                 for k, v in given.items()}
+    return json.dumps(["markets", order.field.value, order.direction.value, given], sort_keys=True)
+
+
+async def markets(
+    info: Info, filter: MarketFilterInput | None = None, order_by: MarketOrderInput | None = None,
+    first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
+) -> Connection[MarketType]:
+    order = MarketOrder(order_by.field, order_by.direction) if order_by is not None else MarketOrder()
+    scope = cursor_scope(filter, order)
+    request = relay_request(info, scope=scope, first=first, after=after, last=last, before=before)
+    where = domain_filter(filter)
+    repository = info.context.repositories.markets
+    page = await repository.page(filter=where, order=order, request=request)
+    return connection(
+        page, node=MarketType.from_entity, cursors=info.context.container.cursors, scope=scope,
+        count=lambda: repository.count(filter=where),
+    )
+
+
+async def market(info: Info, id: strawberry.ID) -> MarketType | None:
+    return await load_node(info, id, only="Market")
+
+
+async def search_markets(
+    info: Info, query: str, first: int | None = 10, status: MarketStatus | None = None
+) -> list[MarketSearchHit]:
+    limit = page_size(first if first is not None else 10, field_name="first")
+    hits = await info.context.repositories.markets.search(text=query, status=status, limit=limit)
+    return [MarketSearchHit(market=MarketType.from_entity(m), score=score) for m, score in hits]

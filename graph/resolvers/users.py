@@ -1,0 +1,45 @@
+"""me, user, users, node and nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import strawberry
+from strawberry.types import Info
+
+from domain.roles import Role
+from graph.types.connections import Connection, connection
+from graph.types.node import Node, load_node
+from graph.types.paging import relay_request
+from graph.types.users import UserType
+
+
+async def me(info: Info) -> UserType | None:
+    viewer = info.context.viewer
+    return UserType.from_entity(viewer) if viewer is not None else None
+
+
+async def user(info: Info, id: strawberry.ID) -> UserType | None:
+    return await load_node(info, id, only="User")
+
+
+async def users(
+    info: Info, role: Role | None = None, first: int | None = 20, after: str | None = None
+) -> Connection[UserType]:
+    scope = json.dumps(["users", role.value if role else None])
+    request = relay_request(info, scope=scope, first=first, after=after)
+    repository = info.context.repositories.users
+    page = await repository.page(role=role, request=request)
+    return connection(
+        page, node=UserType.from_entity, cursors=info.context.container.cursors, scope=scope,
+        count=lambda: repository.count(role=role),
+    )
+
+
+async def node(info: Info, id: strawberry.ID) -> Node | None:
+    return await load_node(info, id)
+
+
+async def nodes(info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    return list(await asyncio.gather(*(load_node(info, i) for i in ids)))

@@ -1,0 +1,13 @@
+"""The domain's enums, exposed under the contract's names."""
+
+import strawberry
+
+from domain.entities import MarketStatus, Outcome
+from domain.pagination import MarketSortField, SortDirection
+from domain.roles import Role
+
+RoleEnum = strawberry.enum(Role, name="Role")
+MarketStatusEnum = strawberry.enum(MarketStatus, name="MarketStatus")
+OutcomeEnum = strawberry.enum(Outcome, name="Outcome")
+MarketSortFieldEnum = strawberry.enum(MarketSortField, name="MarketSortField")
+SortDirectionEnum = strawberry.enum(SortDirection, name="SortDirection")

@@ -1,0 +1,114 @@
+"""The GraphQL HTTP view: authentication, per-request context, status codes, error codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cross_web import HTTPException
+from graphql import ExecutionResult
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from domain.entities import User
+from graph.auth import InvalidToken
+from graph.bootstrap import Container
+from graph.context import Context
+from graph.errors import classify, is_database_down
+from graph.http import error_response
+from graph.json import dumps, loads
+from graph.loaders import Loaders
+from graph.schema import Schema
+from persistence.database import Session
+from persistence.unit_of_work import Repositories
+
+RETRY_AFTER_SECONDS = "5"
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, *, container: Container, schema: Schema) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if container.settings.explorer_enabled else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.container = container
+
+    def decode_json(self, data: str | bytes) -> object:
+        value = loads(data)
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object with a `query`")
+        return value
+
+    def encode_json(self, data: object) -> bytes:
+        return dumps(data)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        repositories = Repositories(Session(self.container.engine))
+        context = Context(
+            request=request, response=response, container=self.container, repositories=repositories,
+            loaders=Loaders(repositories),
+        )
+        request.state.context = context
+        context.viewer = await self.viewer(request.headers.get("authorization"), context)
+        return context
+
+    async def viewer(self, authorization: str | None, context: Context) -> User | None:
+        """The user the bearer token names, None without a header; InvalidToken otherwise."""
+        if authorization is None:
+            return None
+        user: User | None = await context.loaders.user.load(self.container.tokens.user_id(authorization))
+        if user is None:
+            raise InvalidToken("The token's user no longer exists")
+        return user
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        context: Context = request.state.context
+        if not result.errors:
+            return {"data": result.data}
+        errors = [
+            classify(e, validation_failed=context.validation_failed, document=context.document) for e in result.errors
+        ]
+        if any(e["extensions"]["code"] == "SERVICE_UNAVAILABLE" for e in errors):
+            context.response.status_code = 503
+            context.response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        # Errors raised before execution began leave no `data` entry (GraphQL spec, "Response").
+        executed = result.data is not None or any(e.path for e in result.errors)
+        return {"data": result.data, "errors": errors} if executed else {"errors": errors}  # type: ignore[typeddict-item]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = self.http_error(error)
+        except InvalidToken as error:
+            response = error_response(
+                401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
+        except Exception as error:
+            if not is_database_down(error):
+                raise
+            response = error_response(
+                503, "The database is unavailable", "SERVICE_UNAVAILABLE", {"Retry-After": RETRY_AFTER_SECONDS}
+            )
+        finally:
+            context = getattr(request.state, "context", None)
+            if context is not None:
+                await context.repositories.session.close()
+        await response(scope, receive, send)
+
+    @staticmethod
+    def http_error(error: HTTPException) -> Response:
+        if isinstance(error.__cause__, InvalidOperationTypeError):
+            return error_response(405, "Mutations are only accepted over POST", "BAD_REQUEST", {"Allow": "POST"})
+        return error_response(error.status_code, error.reason, "BAD_REQUEST" if error.status_code < 500 else
+                              "INTERNAL_SERVER_ERROR")

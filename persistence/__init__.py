@@ -1,0 +1,1 @@
+"""SQLAlchemy adapters for the domain's ports: tables, repositories, unit of work, migrations."""

@@ -1,0 +1,156 @@
+"""Markets over SQL: filters, orderings, atomic volume updates, substring search."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, delete, func, insert, literal, or_, select, update
+
+from domain.entities import Market, MarketStatus, Outcome
+from domain.pagination import MarketFilter, MarketOrder, MarketSortField, Page, PageRequest, SortDirection
+from domain.ports import MarketChanges
+from persistence.database import Session
+from persistence.keyset import SortColumn
+from persistence.repositories.queries import count_by_parent, fetch_page, fetch_pages_by_parent, get_many
+from persistence.tables import markets
+from persistence.types import Money
+
+NEWEST_FIRST = (SortColumn(markets.c.created_at, True), SortColumn(markets.c.id, True))
+NULLS_LAST_FLAG = case((markets.c.end_date.is_(None), 1), else_=0)
+
+
+def to_market(row: Any) -> Market:
+    return Market(
+        id=row.id, name=row.name, description=row.description, status=MarketStatus(row.status),
+        volume=row.volume, end_date=row.end_date,
+        resolved_outcome=Outcome(row.resolved_outcome) if row.resolved_outcome else None,
+        creator_id=row.creator_id, created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+def sort_columns(order: MarketOrder) -> tuple[SortColumn, ...]:
+    """The ordering as columns, id last as the tie-breaker in the same direction."""
+    descending = order.direction is SortDirection.DESC
+    tie = SortColumn(markets.c.id, descending)
+    if order.field is MarketSortField.END_DATE:
+        # Markets without an end date come last whichever the direction.
+        return SortColumn(NULLS_LAST_FLAG, False), SortColumn(markets.c.end_date, descending), tie
+    expression: ColumnElement[Any] = {
+        MarketSortField.CREATED_AT: markets.c.created_at,
+        MarketSortField.VOLUME: markets.c.volume,
+        MarketSortField.NAME: func.lower(markets.c.name),
+    }[order.field]
+    return SortColumn(expression, descending), tie
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring, lower-cased by the database on both sides."""
+    return func.lower(column).like(func.lower(literal(f"%{escape_like(text)}%")), escape="\\")
+
+
+def filtered(where: MarketFilter) -> Select[Any]:
+    query = select(markets)
+    if where.matches_nothing:
+        return query.where(literal(False))
+    if where.status is not None:
+        query = query.where(markets.c.status == where.status.value)
+    if where.creator_id is not None:
+        query = query.where(markets.c.creator_id == where.creator_id)
+    if where.name_contains:
+        query = query.where(contains(markets.c.name, where.name_contains))
+    if where.ends_before is not None:
+        query = query.where(markets.c.end_date < where.ends_before)
+    if where.ends_after is not None:
+        query = query.where(markets.c.end_date > where.ends_after)
+    return query
+
+
+def search_score(market: Market, text: str) -> float:
+    """A lexical score in [0, 1]: name matches above description matches, tighter above looser."""
+    needle = text.lower()
+    if needle in market.name.lower():
+        return 0.5 + 0.5 * len(needle) / max(len(market.name), 1)
+    return 0.5 * len(needle) / max(len(market.description), len(needle), 1)
+
+
+class SqlMarketRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def add(
+        self, *, name: str, description: str, end_date: datetime | None, creator_id: int, now: datetime
+    ) -> Market:
+        statement = insert(markets).values(
+            name=name, description=description, status=MarketStatus.ACTIVE.value, volume=Decimal("0"),
+            end_date=end_date, creator_id=creator_id, created_at=now, updated_at=now,
+        ).returning(markets)
+        return to_market((await self._session.execute(statement)).one())
+
+    async def get_many(self, ids: Sequence[int]) -> Mapping[int, Market]:
+        return await get_many(self._session, markets, ids, to_market)
+
+    async def update(self, market_id: int, changes: MarketChanges, *, now: datetime) -> Market | None:
+        values: dict[str, Any] = {"updated_at": now}
+        for column in ("name", "description", "end_date"):
+            if getattr(changes, column) is not None:
+                values[column] = getattr(changes, column)
+        if changes.clear_end_date:
+            values["end_date"] = None
+        if changes.status is not None:
+            values["status"] = changes.status.value
+        if changes.resolved_outcome is not None:
+            values["resolved_outcome"] = changes.resolved_outcome.value
+        statement = update(markets).where(markets.c.id == market_id)
+        if changes.require_status_in is not None:
+            statement = statement.where(markets.c.status.in_([s.value for s in changes.require_status_in]))
+        row = (await self._session.execute(statement.values(**values).returning(markets))).first()
+        return to_market(row) if row else None
+
+    async def delete(self, market_id: int) -> bool:
+        result = await self._session.execute(delete(markets).where(markets.c.id == market_id).returning(markets.c.id))
+        return result.first() is not None
+
+    async def add_volume_if_open(self, market_id: int, amount: Decimal, *, now: datetime) -> bool:
+        """Add to volume only while the market takes positions: one atomic row update."""
+        statement = (
+            update(markets)
+            .where(markets.c.id == market_id, markets.c.status == MarketStatus.ACTIVE.value)
+            .where(or_(markets.c.end_date.is_(None), markets.c.end_date > now))
+            .values(volume=markets.c.volume + literal(amount, Money()), updated_at=now)
+            .returning(markets.c.id)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def page(self, *, filter: MarketFilter, order: MarketOrder, request: PageRequest) -> Page[Market]:
+        return await fetch_page(self._session, filtered(filter), sort_columns(order), request, to_market)
+
+    async def count(self, *, filter: MarketFilter) -> int:
+        query = filtered(filter).with_only_columns(func.count())
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def pages_by_creator(self, creator_ids: Sequence[int], request: PageRequest) -> Mapping[int, Page[Market]]:
+        return await fetch_pages_by_parent(
+            self._session, markets, markets.c.creator_id, creator_ids, NEWEST_FIRST, request, to_market
+        )
+
+    async def count_by_creator(self, creator_ids: Sequence[int]) -> Mapping[int, int]:
+        return await count_by_parent(self._session, markets.c.creator_id, creator_ids)
+
+    async def search(self, *, text: str, status: MarketStatus | None, limit: int) -> list[tuple[Market, float]]:
+        needle = text.strip()
+        if not needle or limit == 0:
+            return []
+        query = select(markets).where(or_(contains(markets.c.name, needle), contains(markets.c.description, needle)))
+        if status is not None:
+            query = query.where(markets.c.status == status.value)
+        name_first = case((contains(markets.c.name, needle), 0), else_=1)
+        query = query.order_by(name_first, func.length(markets.c.name), markets.c.id.desc()).limit(limit)
+        found = [to_market(row) for row in (await self._session.execute(query)).all()]
+        return sorted(((m, search_score(m, needle)) for m in found), key=lambda hit: -hit[1])

@@ -1,0 +1,75 @@
+"""Query shapes every repository shares: by ids, one page, a page per parent, counts per parent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, Table, func, select
+
+from domain.pagination import Page, PageRequest
+from persistence.database import Session
+from persistence.keyset import SortColumn, beyond, order_by, paginate, sort_key_labels, to_page
+
+T = TypeVar("T")
+RowMapper = Callable[[Any], T]
+
+
+async def get_many(session: Session, table: Table, ids: Sequence[int], to_entity: RowMapper[T]) -> dict[int, T]:
+    """Rows by primary key, in one statement."""
+    wanted = sorted({i for i in ids if isinstance(i, int)})
+    if not wanted:
+        return {}
+    result = await session.execute(select(table).where(table.c.id.in_(wanted)))
+    return {row.id: to_entity(row) for row in result}
+
+
+async def fetch_page(
+    session: Session, query: Select[Any], columns: Sequence[SortColumn], request: PageRequest, to_entity: RowMapper[T]
+) -> Page[T]:
+    """One keyset page of `query`, with each row's sort key."""
+    width = len(columns)
+    result = await session.execute(paginate(query.add_columns(*sort_key_labels(columns)), columns, request))
+    rows = result.all()
+    return to_page([to_entity(row) for row in rows], [tuple(row[-width:]) for row in rows], request)
+
+
+async def fetch_pages_by_parent(
+    session: Session,
+    table: Table,
+    parent: ColumnElement[Any],
+    parent_ids: Sequence[int],
+    columns: Sequence[SortColumn],
+    request: PageRequest,
+    to_entity: RowMapper[T],
+) -> dict[int, Page[T]]:
+    """The same page for each parent in one statement (a row_number window per parent)."""
+    if not parent_ids:
+        return {}
+    walk = [c.reversed() for c in columns] if request.backward else list(columns)
+    rank = func.row_number().over(partition_by=parent, order_by=order_by(walk)).label("page_rank")
+    inner = select(table, *sort_key_labels(columns), rank).where(parent.in_(sorted(set(parent_ids))))
+    if request.after is not None:
+        inner = inner.where(beyond(columns, request.after))
+    if request.before is not None:
+        inner = inner.where(beyond([c.reversed() for c in columns], request.before))
+    ranked = inner.subquery()
+    query = select(ranked).where(ranked.c.page_rank <= request.size + 1)
+    rows = (await session.execute(query.order_by(ranked.c[parent.key], ranked.c.page_rank))).all()
+    width = len(columns)
+    grouped: dict[int, tuple[list[T], list[Any]]] = {pid: ([], []) for pid in parent_ids}
+    for row in rows:
+        items, keys = grouped[row._mapping[parent.key]]
+        items.append(to_entity(row))
+        keys.append(tuple(row[-width - 1 : -1]))
+    return {pid: to_page(items, keys, request) for pid, (items, keys) in grouped.items()}
+
+
+async def count_by_parent(session: Session, parent: ColumnElement[Any], ids: Sequence[int]) -> Mapping[int, int]:
+    """How many rows each parent has, in one grouped statement."""
+    wanted = sorted(set(ids))
+    counts = dict.fromkeys(wanted, 0)
+    if wanted:
+        query = select(parent, func.count()).where(parent.in_(wanted)).group_by(parent)
+        counts.update({pid: n for pid, n in (await session.execute(query)).all()})
+    return counts

@@ -1,0 +1,166 @@
+"""Fixtures: a real database (PostgreSQL when TEST_DATABASE_URL is set, else SQLite), clean per test."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import argon2
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.entities import User
+from domain.roles import Role
+from graph import ids
+from graph.app import create_app
+from graph.bootstrap import Container, bootstrap
+from graph.passwords import Argon2Hasher
+from graph.settings import Settings
+from persistence.migrate import upgrade
+from persistence.unit_of_work import SqlUnitOfWork
+from tests.statements import StatementLog
+
+TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long"
+# argon2id still, with test-sized cost: the production cost is ~0.2 s per hash.
+FAST_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def database_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    path = Path(tempfile.mkdtemp(prefix="markets-test-")) / "test.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def test_database_url() -> str:
+    url = database_url()
+    reset_schema(url)
+    return url
+
+
+def reset_schema(url: str) -> None:
+    """Drop everything and migrate from scratch, so the migrations themselves are under test."""
+    if url.startswith("postgresql"):
+        import asyncio
+
+        from persistence.database import make_engine
+
+        async def drop() -> None:
+            engine = make_engine(url)
+            async with engine.begin() as connection:
+                await connection.execute(text("DROP SCHEMA public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
+            await engine.dispose()
+
+        asyncio.run(drop())
+    upgrade(url)
+
+
+def test_settings(url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=url, jwt_secret=TEST_SECRET, **overrides)
+
+
+@pytest.fixture(scope="session")
+async def container(test_database_url: str) -> AsyncIterator[Container]:
+    built = bootstrap(test_settings(test_database_url), hasher=Argon2Hasher(FAST_HASHER))
+    yield built
+    await built.close()
+
+
+@pytest.fixture(scope="session")
+def statement_log(container: Container) -> StatementLog:
+    return StatementLog.attach(container.engine)
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(container: Container) -> None:
+    engine: AsyncEngine = container.engine
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text("TRUNCATE positions, markets, users RESTART IDENTITY CASCADE"))
+        else:
+            for table in ("positions", "markets", "users"):
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(scope="session")
+def app(container: Container) -> Any:
+    return create_app(container=container)
+
+
+@dataclass
+class Api:
+    """A client of the API over ASGI, speaking GraphQL."""
+
+    http: httpx.AsyncClient
+    container: Container
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None,
+                   headers: dict[str, str] | None = None) -> httpx.Response:
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return await self.http.post("/graphql", json=body, headers=sent)
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
+        """The JSON body of a request that must answer HTTP 200."""
+        response = await self.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
+        """The data of a request that must succeed without errors."""
+        body = await self.gql(query, variables, token=token)
+        assert "errors" not in body, body
+        return body["data"]
+
+    async def make_user(self, role: Role = Role.USER, *, email: str | None = None, name: str = "Test User") -> Member:
+        """A user stored directly (no argon2 cost), with a token."""
+        async with SqlUnitOfWork(self.container.engine) as uow:
+            count = await uow.users.count(role=None)
+            user = await uow.users.add(
+                email=email or f"member{count + 1}@example.com", name=name,
+                password_hash=FAST_HASHER.hash("password123"), role=role, now=self.container.clock(),
+            )
+            await uow.commit()
+        return Member(user=user, token=self.container.tokens.issue(user, now=self.container.clock()))
+
+    async def make_market(self, member: Member, **fields: Any) -> dict[str, Any]:
+        values = {"name": "Will it rain tomorrow?", **fields}
+        data = await self.data(
+            "mutation($input: CreateMarketInput!) { createMarket(input: $input) { id name status volume } }",
+            {"input": values}, token=member.token,
+        )
+        return data["createMarket"]
+
+
+@dataclass
+class Member:
+    user: User
+    token: str
+
+    @property
+    def id(self) -> str:
+        return ids.encode("User", self.user.id)
+
+
+@pytest.fixture
+async def api(app: Any, container: Container) -> AsyncIterator[Api]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield Api(http=http, container=container)
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
