@@ -30,7 +30,8 @@ class Container:
     clock: Callable[[], datetime] = utc_now
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        """A unit of work on its own connection (for the CLI; requests use their context's)."""
+        return SqlUnitOfWork.standalone(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()

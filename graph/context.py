@@ -11,7 +11,7 @@ from starlette.responses import Response
 from domain.entities import User
 from graph.bootstrap import Container
 from graph.loaders import Loaders
-from persistence.unit_of_work import Repositories
+from persistence.unit_of_work import Repositories, SqlUnitOfWork
 
 
 @dataclass
@@ -25,3 +25,7 @@ class Context:
     # Set by the validation hook: the parsed document, and whether it failed validation.
     document: DocumentNode | None = None
     validation_failed: bool = field(default=False)
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """A transaction on this request's connection."""
+        return SqlUnitOfWork(self.repositories.session)

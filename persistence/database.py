@@ -62,6 +62,10 @@ class Session:
         if self._connection is not None:
             await self._connection.commit()
 
+    async def rollback(self) -> None:
+        if self._connection is not None:
+            await self._connection.rollback()
+
     async def close(self) -> None:
         """Roll back whatever was not committed and give the connection back."""
         connection, self._connection = self._connection, None

@@ -23,16 +23,30 @@ class Repositories:
 
 
 class SqlUnitOfWork(Repositories):
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(Session(engine))
+    """A transaction over a session: the request's own (one connection per request, so a
+    request never waits on the pool twice), or a fresh one it then closes (the CLI's)."""
+
+    def __init__(self, session: Session, *, owns_session: bool = False) -> None:
+        super().__init__(session)
+        self._owns_session = owns_session
+        self._committed = False
+
+    @classmethod
+    def standalone(cls, engine: AsyncEngine) -> SqlUnitOfWork:
+        return cls(Session(engine), owns_session=True)
 
     async def __aenter__(self) -> SqlUnitOfWork:
+        self._committed = False
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.session.close()
+        if not self._committed:
+            await self.session.rollback()
+        if self._owns_session:
+            await self.session.close()
 
     async def commit(self) -> None:
         await self.session.commit()
+        self._committed = True

@@ -127,7 +127,7 @@ class Api:
 
     async def make_user(self, role: Role = Role.USER, *, email: str | None = None, name: str = "Test User") -> Member:
         """A user stored directly (no argon2 cost), with a token."""
-        async with SqlUnitOfWork(self.container.engine) as uow:
+        async with SqlUnitOfWork.standalone(self.container.engine) as uow:
             count = await uow.users.count(role=None)
             user = await uow.users.add(
                 email=email or f"member{count + 1}@example.com", name=name,

@@ -10,5 +10,5 @@ from graph.mutations.auth_payload import AuthPayload, auth_payload
 
 async def login(info: Info, email: str, password: str) -> AuthPayload:
     container = info.context.container
-    user = await users.login(uow=container.unit_of_work(), hasher=container.hasher, email=email, password=password)
+    user = await users.login(uow=info.context.unit_of_work(), hasher=container.hasher, email=email, password=password)
     return auth_payload(info, user)

@@ -13,7 +13,7 @@ from graph.types.positions import PositionType
 async def open_position(info: Info, input: OpenPositionInput) -> PositionType:
     context = info.context
     position = await positions.open_position(
-        uow=context.container.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+        uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
         market_id=ids.decode(input.market_id, "Market"), outcome=input.outcome, amount=input.amount,
     )
     context.loaders.market.clear(position.market_id)

@@ -14,7 +14,7 @@ from graph.types.users import UserType
 async def set_user_role(info: Info, user_id: strawberry.ID, role: Role) -> UserType:
     context = info.context
     user = await users.set_user_role(
-        uow=context.container.unit_of_work(), viewer=context.viewer, user_id=ids.decode(user_id, "User"), role=role
+        uow=context.unit_of_work(), viewer=context.viewer, user_id=ids.decode(user_id, "User"), role=role
     )
     context.loaders.remember(user)
     return UserType.from_entity(user)

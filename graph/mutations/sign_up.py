@@ -11,7 +11,7 @@ from graph.mutations.auth_payload import AuthPayload, auth_payload
 async def sign_up(info: Info, email: str, name: str, password: str) -> AuthPayload:
     container = info.context.container
     user = await users.sign_up(
-        uow=container.unit_of_work(), hasher=container.hasher, clock=container.clock,
+        uow=info.context.unit_of_work(), hasher=container.hasher, clock=container.clock,
         email=email, name=name, password=password,
     )
     return auth_payload(info, user)

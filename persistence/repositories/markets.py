@@ -132,7 +132,7 @@ class SqlMarketRepository:
         return await fetch_page(self._session, filtered(filter), sort_columns(order), request, to_market)
 
     async def count(self, *, filter: MarketFilter) -> int:
-        query = filtered(filter).with_only_columns(func.count())
+        query = filtered(filter).with_only_columns(func.count(), maintain_column_froms=True)
         return int((await self._session.execute(query)).scalar_one())
 
     async def pages_by_creator(self, creator_ids: Sequence[int], request: PageRequest) -> Mapping[int, Page[Market]]:

@@ -58,7 +58,7 @@ class SqlUserRepository:
         return await fetch_page(self._session, self._filtered(role), NEWEST_FIRST, request, to_user)
 
     async def count(self, *, role: Role | None) -> int:
-        query = self._filtered(role).with_only_columns(func.count())
+        query = self._filtered(role).with_only_columns(func.count(), maintain_column_froms=True)
         return int((await self._session.execute(query)).scalar_one())
 
     @staticmethod

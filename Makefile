@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` (serve with demo data) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+BENCH_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/markets_bench
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint bench schema clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/markets migrate
+	$(BIN)/markets seed --if-empty --users 200 --markets 2000 --positions 20000
+	$(BIN)/markets serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/markets export-schema --check
+
+schema: install
+	$(BIN)/markets export-schema
+
+bench: install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) bash bench/serve_and_run.sh
+
+clean:
+	rm -rf $(VENV) markets.db markets.db-* .pytest_cache .mypy_cache .ruff_cache

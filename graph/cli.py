@@ -1,0 +1,186 @@
+"""The `markets` command: serve, migrate, create-user, token, seed, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from domain.errors import DomainError
+from domain.roles import Role
+
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"
+DEMO_PASSWORD = "password123"
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit status 1."""
+
+
+def settings() -> Any:
+    from graph.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors())
+        raise CliError(f"invalid settings: {problems}") from None
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from graph.logs import configure
+
+    config = settings()
+    configure(config.log_level)
+    print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
+    uvicorn.run(
+        "graph.cli:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
+        loop="uvloop", http="httptools", log_level=config.log_level.lower(), access_log=False,
+    )
+
+
+def app_factory() -> Any:
+    from graph.app import create_app
+
+    return create_app(settings())
+
+
+def migrate(_: argparse.Namespace) -> None:
+    from persistence.migrate import upgrade
+
+    upgrade(settings().database_url)
+    print("database is at the newest schema")
+
+
+async def with_container(work: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
+    from graph.bootstrap import bootstrap
+
+    container = bootstrap(settings())
+    try:
+        await work(container)
+    finally:
+        await container.close()
+
+
+async def create_user(args: argparse.Namespace) -> None:
+    from domain.services.users import sign_up
+
+    async def work(container: Any) -> None:
+        user = await sign_up(
+            uow=container.unit_of_work(), hasher=container.hasher, clock=container.clock,
+            email=args.email, name=args.name, password=args.password, role=Role(args.role.upper()),
+        )
+        print(f"created {user.role.value} {user.email}")
+
+    await with_container(work)
+
+
+async def token(args: argparse.Namespace) -> None:
+    async def work(container: Any) -> None:
+        async with container.unit_of_work() as uow:
+            user = await uow.users.get_by_email(args.email.strip().lower())
+        if user is None:
+            raise CliError(f"no user with email {args.email}")
+        print(container.tokens.issue(user, now=container.clock()))
+
+    await with_container(work)
+
+
+async def seed(args: argparse.Namespace) -> None:
+    from persistence.seed import seed as fill
+
+    async def work(container: Any) -> None:
+        async with container.unit_of_work() as uow:
+            if args.if_empty and await uow.users.count(role=None):
+                print("database already has data; not seeding")
+                return
+        report = await fill(
+            container.engine, users=args.users, markets=args.markets, positions=args.positions, seed=args.seed,
+            password_hash=await container.hasher.hash(DEMO_PASSWORD),
+        )
+        print(f"seeded {report.users} users, {report.markets} markets, {report.positions} positions "
+              f"in {report.seconds:.1f} s (every password: {DEMO_PASSWORD})")
+
+    await with_container(work)
+
+
+def export_schema(args: argparse.Namespace) -> None:
+    from strawberry.printer import print_schema
+
+    from graph.schema import build_schema
+
+    text = print_schema(build_schema()) + "\n"
+    if args.check:
+        if not SCHEMA_FILE.exists() or SCHEMA_FILE.read_text() != text:
+            raise CliError(f"{SCHEMA_FILE} is stale: run 'markets export-schema'")
+        print(f"{SCHEMA_FILE} is up to date")
+        return
+    SCHEMA_FILE.write_text(text)
+    print(f"wrote {SCHEMA_FILE}")
+
+
+def role_name(value: str) -> str:
+    if value.upper() not in Role.__members__:
+        raise argparse.ArgumentTypeError("must be USER, MODERATOR or ADMIN")
+    return value.upper()
+
+
+def count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("must be a whole number, 0 or more")
+    return int(value)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="markets", description="The markets GraphQL API server.")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("serve", help="serve the API with uvicorn")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--workers", type=int, default=1)
+    run.set_defaults(handler=serve)
+    commands.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(handler=migrate)
+    user = commands.add_parser("create-user", help="create a user (how the first admin is made)")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", required=True)
+    user.add_argument("--password", required=True)
+    user.add_argument("--role", type=role_name, default="USER", help="USER, MODERATOR or ADMIN")
+    user.set_defaults(handler=create_user)
+    mint = commands.add_parser("token", help="print a token for an existing user")
+    mint.add_argument("--email", required=True)
+    mint.set_defaults(handler=token)
+    fill = commands.add_parser("seed", help="fill an empty database with deterministic demo data")
+    fill.add_argument("--users", type=count, default=1000)
+    fill.add_argument("--markets", type=count, default=10000)
+    fill.add_argument("--positions", type=count, default=100000)
+    fill.add_argument("--seed", type=int, default=42)
+    fill.add_argument("--if-empty", action="store_true", help="do nothing when the database has users")
+    fill.set_defaults(handler=seed)
+    export = commands.add_parser("export-schema", help=f"write {SCHEMA_FILE.name} at the project root")
+    export.add_argument("--check", action="store_true", help="exit non-zero when the file is stale")
+    export.set_defaults(handler=export_schema)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        outcome = args.handler(args)
+        if asyncio.iscoroutine(outcome):
+            asyncio.run(outcome)
+    except (CliError, DomainError, ValueError) as error:
+        sys.exit(f"markets: {error}")
+    except ArgumentError as error:
+        sys.exit(f"markets: bad DATABASE_URL: {error}")
+    except (DBAPIError, OSError) as error:
+        sys.exit(f"markets: cannot reach the database: {error.__class__.__name__}: {str(error).splitlines()[0]}")
+    except KeyboardInterrupt:
+        sys.exit(130)
