@@ -98,4 +98,5 @@ def classify(error: GraphQLError, *, validation_failed: bool, document: Document
         log.warning("database unavailable: %r", original)
         return {**body, **error_body("The database is unavailable", "SERVICE_UNAVAILABLE")}
     log.error("unexpected error at %s", error.path, exc_info=original or error)
-    return {key: body[key] for key in ("locations", "path") if key in body} | error_body(INTERNAL, "INTERNAL_SERVER_ERROR")
+    where = {key: body[key] for key in ("locations", "path") if key in body}
+    return where | error_body(INTERNAL, "INTERNAL_SERVER_ERROR")

@@ -29,5 +29,6 @@ async def database_state(container: Container) -> str:
 
 async def readyz(request: Request) -> JSONResponse:
     container: Container = request.app.state.container
-    states = {"database": await database_state(container), "redis": "off" if not container.settings.redis_url else "unknown"}
+    redis = "off" if not container.settings.redis_url else "unknown"
+    states = {"database": await database_state(container), "redis": redis}
     return JSONResponse(states, status_code=200 if states["database"] == "ok" else 503)

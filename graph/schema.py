@@ -38,7 +38,8 @@ class Query:
         description="Newest first unless orderBy says otherwise; 20 per page unless first or last says otherwise.",
     )
     search_markets = strawberry.field(
-        resolver=market_queries.search_markets, description="Semantic search over market names and descriptions, best first."
+        resolver=market_queries.search_markets,
+        description="Semantic search over market names and descriptions, best first.",
     )
     me = strawberry.field(resolver=user_queries.me, description="The authenticated viewer.", extensions=signed_in())
     user = strawberry.field(resolver=user_queries.user)

@@ -16,7 +16,8 @@ async def test_concurrent_open_positions_keep_volume_exact(api: Api) -> None:
     amounts = [Decimal("0.01") * (n % 97 + 1) + Decimal(n % 13) for n in range(60)]
 
     async def open_one(n: int) -> None:
-        variables = {"input": {"marketId": market["id"], "outcome": "YES" if n % 2 else "NO", "amount": str(amounts[n])}}
+        outcome = "YES" if n % 2 else "NO"
+        variables = {"input": {"marketId": market["id"], "outcome": outcome, "amount": str(amounts[n])}}
         await api.data(OPEN, variables, token=traders[n % len(traders)].token)
 
     await asyncio.gather(*(open_one(n) for n in range(len(amounts))))

@@ -3,11 +3,14 @@ from tests.conftest import Api, codes
 
 async def test_create_and_read_market(api: Api) -> None:
     alice = await api.make_user()
-    created = await api.make_market(alice, name="  Will BTC pass 100k?  ", initialPosition={"outcome": "YES", "amount": "12.5"})
+    created = await api.make_market(
+        alice, name="  Will BTC pass 100k?  ", initialPosition={"outcome": "YES", "amount": "12.5"}
+    )
     assert created["name"] == "Will BTC pass 100k?"
     assert created["volume"] == "12.50"
     data = await api.data(
-        "query($id: ID!) { market(id: $id) { name creator { name email } positions { totalCount edges { node { amount user { id } } } } } }",
+        """query($id: ID!) { market(id: $id) { name creator { name email }
+            positions { totalCount edges { node { amount user { id } } } } } }""",
         {"id": created["id"]},
     )
     market = data["market"]

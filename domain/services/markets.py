@@ -89,7 +89,9 @@ def edit_changes(edit: MarketEdit, *, now: datetime) -> MarketChanges:
     )
 
 
-async def update_market(*, uow: UnitOfWork, clock: Clock, viewer: User, market_id: int | None, edit: MarketEdit) -> Market:
+async def update_market(
+    *, uow: UnitOfWork, clock: Clock, viewer: User, market_id: int | None, edit: MarketEdit
+) -> Market:
     """Edit a market: owners edit its text and date, moderators anything but RESOLVED."""
     if edit.status is not None and not viewer.can(MODERATE):
         raise Forbidden("Only moderators and admins can change a market's status")

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import strawberry
 
-
 from domain.pagination import MarketSortField, SortDirection
 from graph.types.enums import MarketSortFieldEnum, MarketStatusEnum, OutcomeEnum, SortDirectionEnum
 
