@@ -55,34 +55,44 @@ SLOTS: dict[str, Sequence[str]] = {
     "city": ("London", "Paris", "Tokyo", "New York", "Delhi", "Madrid", "Sydney", "Cairo", "Toronto", "Berlin"),
     "mission": ("Artemis III", "a crewed Starship flight", "the Mars Sample Return mission", "a Moon lander",
                 "the Europa Clipper flyby", "a private space station module"),
-    "source": ("CoinGecko", "Bloomberg", "Reuters", "the official league website", "the company's press releases",
-               "the national statistics office", "the central bank's statement", "Box Office Mojo"),
     "pct": ("1", "1.5", "2", "2.5", "3", "4", "5", "7", "10"),
     "temp": ("35", "38", "40", "42", "45"),
 }
+# (question, resolution rule, resolution source)
 TEMPLATES = (
     ("Will {asset} close above ${price:,} by {month}?",
-     "Resolves YES if {asset} has a daily close above ${price:,} on any day before the end of {month}."),
+     "Resolves YES if {asset} has a daily close above ${price:,} on any day before the end of {month}.",
+     "CoinGecko or Bloomberg"),
     ("Will {asset} trade below ${low:,} at any point before {month}?",
-     "Resolves YES if {asset} trades below ${low:,} at any time before the end of {month}."),
+     "Resolves YES if {asset} trades below ${low:,} at any time before the end of {month}.",
+     "CoinGecko or Bloomberg"),
     ("Will {team} win the {competition} in {year}?",
-     "Resolves YES if {team} are crowned winners of the {year} {competition}. A cancelled season resolves NO."),
+     "Resolves YES if {team} are crowned winners of the {year} {competition}. A cancelled season resolves NO.",
+     "the competition's official website"),
     ("Will {company} announce {product} before {month}?",
-     "Resolves YES if {company} officially announces {product} before the end of {month}. Rumours do not count."),
+     "Resolves YES if {company} officially announces {product} before the end of {month}. Rumours do not count.",
+     "the company's press releases"),
     ("Will {country} hold a snap election before {month}?",
-     "Resolves YES if a national election is held in {country} before the end of {month}, earlier than scheduled."),
+     "Resolves YES if a national election is held in {country} before the end of {month}, earlier than scheduled.",
+     "the national electoral commission"),
     ("Will the {bank} cut interest rates at its {month} meeting?",
-     "Resolves YES if the {bank} lowers its main policy rate at its scheduled meeting in {month}."),
+     "Resolves YES if the {bank} lowers its main policy rate at its scheduled meeting in {month}.",
+     "the central bank's statement"),
     ("Will {country}'s annual inflation exceed {pct}% in {year}?",
-     "Resolves YES if the first official estimate of {country}'s {year} consumer price inflation is above {pct}%."),
+     "Resolves YES if the first official estimate of {country}'s {year} consumer price inflation is above {pct}%.",
+     "the national statistics office"),
     ("Will {film} gross more than ${gross:,} million worldwide by {month}?",
-     "Resolves YES if {film} passes ${gross:,} million in worldwide box office receipts before the end of {month}."),
+     "Resolves YES if {film} passes ${gross:,} million in worldwide box office receipts before the end of {month}.",
+     "Box Office Mojo"),
     ("Will {city} record a temperature above {temp}°C in {month}?",
-     "Resolves YES if an official weather station in {city} records more than {temp}°C during {month}."),
+     "Resolves YES if an official weather station in {city} records more than {temp}°C during {month}.",
+     "the national weather service"),
     ("Will {mission} launch successfully before {month}?",
-     "Resolves YES if {mission} launches and reaches its planned trajectory before the end of {month}."),
+     "Resolves YES if {mission} launches and reaches its planned trajectory before the end of {month}.",
+     "the launch provider"),
     ("Will {company}'s market cap exceed ${cap} trillion by {month}?",
-     "Resolves YES if {company}'s market capitalisation closes above ${cap} trillion on any day before {month} ends."),
+     "Resolves YES if {company}'s market capitalisation closes above ${cap} trillion on any day before {month} ends.",
+     "Bloomberg"),
 )
 STATUSES = (MarketStatus.ACTIVE, MarketStatus.CLOSED, MarketStatus.RESOLVED, MarketStatus.CANCELLED)
 STATUS_WEIGHTS = (75, 10, 10, 5)
@@ -90,6 +100,8 @@ STATUS_WEIGHTS = (75, 10, 10, 5)
 
 @dataclass(frozen=True, slots=True)
 class SeedReport:
+    """What `seed` inserted, and how long it took."""
+
     users: int
     markets: int
     positions: int
@@ -110,8 +122,9 @@ async def seed(
     add_volumes(market_rows, position_rows)
     async with engine.begin() as conn:
         await ensure_empty(conn)
-        for table, rows in ((tables.users, user_rows), (tables.markets, market_rows), (tables.positions, position_rows)):
-            await insert_chunks(conn, table, rows)
+        await insert_chunks(conn, tables.users, user_rows)
+        await insert_chunks(conn, tables.markets, market_rows)
+        await insert_chunks(conn, tables.positions, position_rows)
         if conn.dialect.name == "postgresql":
             await reset_sequences(conn)
     return SeedReport(users, markets, positions, round(time.perf_counter() - started, 3))
@@ -179,7 +192,7 @@ def market_row(rng: random.Random, n: int, status: MarketStatus, created: dateti
 
 def market_text(rng: random.Random, when: datetime) -> tuple[str, str]:
     """A question and its resolution rules from a random template, dated by `when`."""
-    name, rules = rng.choice(TEMPLATES)
+    name, rules, source = rng.choice(TEMPLATES)
     asset = rng.choice(list(ASSETS))
     values: dict[str, Any] = {slot: rng.choice(options) for slot, options in SLOTS.items()}
     values.update(
@@ -187,7 +200,7 @@ def market_text(rng: random.Random, when: datetime) -> tuple[str, str]:
         low=round_price(ASSETS[asset] * rng.choice((0.5, 0.7, 0.8, 0.9))), month=f"{when:%B %Y}", year=when.year,
         gross=rng.choice((500, 750, 1000, 1500, 2000)), cap=rng.choice((2, 3, 4, 5, 6)),
     )
-    closing = f" Resolution source: {values['source']}. Trading ends {when:%B} {when.day}, {when.year}."
+    closing = f" Resolution source: {source}. Trading ends {when:%B} {when.day}, {when.year}."
     return name.format(**values), rules.format(**values) + closing
 
 

@@ -1,0 +1,240 @@
+"""The benchmark: GraphQL cases against an already running server, over HTTP only."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+EMAIL = "user1@example.com"
+PASSWORD = "password123"
+SQL_HEADER = "X-SQL-Statements"
+BodyMaker = Callable[[], dict[str, Any]]
+
+LOGIN = "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { token } }"
+# Markets still open for positions: ACTIVE, and ending after now (the seed's end dates are fixed, the clock is not).
+MARKET_IDS = (
+    "query($after: DateTime!) { markets(first: 50, filter: {status: ACTIVE, endsAfter: $after}) "
+    "{ edges { node { id } } } }"
+)
+MARKET_BY_ID = "query($id: ID!) { market(id: $id) { id name volume status creator { id name } } }"
+MARKETS_NESTED = (
+    "{ markets(first: 50) { edges { node { id name volume creator { name } "
+    "positions(first: 10) { edges { node { amount outcome user { name } } } } } } } }"
+)
+MARKETS_BY_VOLUME = (
+    "{ markets(first: 20, filter: {status: ACTIVE}, orderBy: {field: VOLUME, direction: DESC}) "
+    "{ edges { node { id name volume } } totalCount } }"
+)
+OPEN_POSITION = (
+    'mutation($id: ID!) { openPosition(input: {marketId: $id, outcome: YES, amount: "1.00"}) { id amount } }'
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmarked GraphQL document."""
+
+    name: str
+    query: str
+    authenticated: bool
+    takes_id: bool
+
+
+CASES = (
+    Case("market_by_id", MARKET_BY_ID, authenticated=False, takes_id=True),
+    Case("markets_nested", MARKETS_NESTED, authenticated=True, takes_id=False),
+    Case("markets_filtered_by_volume", MARKETS_BY_VOLUME, authenticated=False, takes_id=False),
+    Case("open_position", OPEN_POSITION, authenticated=True, takes_id=True),
+)
+
+
+@dataclass
+class Stats:
+    """What the workers of one case saw: latencies in seconds, errors, SQL counts."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    sql_counts: list[int] = field(default_factory=list)
+    first_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table, as printed and as written to JSON."""
+
+    case: str
+    requests: int
+    errors: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    sql_per_request: float | None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What every request of a run needs: where to send it, the viewer's token and the market ids."""
+
+    client: httpx.AsyncClient
+    url: str
+    token: str
+    market_ids: list[str]
+
+
+async def graphql(client: httpx.AsyncClient, url: str, query: str, variables: dict[str, Any], token: str = "") -> Any:
+    """One setup request; any failure stops the benchmark."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(url, json={"query": query, "variables": variables}, headers=headers)
+    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else None
+    if response.status_code != 200 or not body or body.get("errors"):
+        raise SystemExit(f"setup request failed: HTTP {response.status_code}: {response.text[:500]}")
+    return body["data"]
+
+
+async def prepare(client: httpx.AsyncClient, url: str) -> Target:
+    """Log in as the seeded user 1 and pick the markets to cycle through."""
+    token = (await graphql(client, url, LOGIN, {"email": EMAIL, "password": PASSWORD}))["login"]["token"]
+    after = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    data = await graphql(client, url, MARKET_IDS, {"after": after})
+    ids = [edge["node"]["id"] for edge in data["markets"]["edges"]]
+    if not ids:
+        raise SystemExit("no ACTIVE market that ends in the future: is the database seeded?")
+    return Target(client, url, token, ids)
+
+
+def request_maker(case: Case, target: Target) -> BodyMaker:
+    """A function returning the next request body of the case, cycling through the market ids."""
+    ids: Iterator[str] = itertools.cycle(target.market_ids)
+    if case.takes_id:
+        return lambda: {"query": case.query, "variables": {"id": next(ids)}}
+    return lambda: {"query": case.query}
+
+
+def record(stats: Stats, response: httpx.Response, elapsed: float) -> None:
+    """Count the response: an error unless HTTP 200 with no `errors` in the body."""
+    stats.latencies.append(elapsed)
+    sql = response.headers.get(SQL_HEADER)
+    if sql is not None and sql.isdigit():
+        stats.sql_counts.append(int(sql))
+    try:
+        failed = response.status_code != 200 or "errors" in response.json()
+    except ValueError:
+        failed = True
+    if failed:
+        fail(stats, f"HTTP {response.status_code}: {response.text[:500]}")
+
+
+def fail(stats: Stats, message: str) -> None:
+    stats.errors += 1
+    stats.first_error = stats.first_error or message
+
+
+async def worker(case: Case, target: Target, next_body: BodyMaker, until: float, stats: Stats) -> None:
+    """Send the case's requests one after another until the deadline."""
+    headers = {"Authorization": f"Bearer {target.token}"} if case.authenticated else {}
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        try:
+            response = await target.client.post(target.url, json=next_body(), headers=headers)
+        except httpx.HTTPError as error:
+            stats.latencies.append(time.perf_counter() - started)
+            fail(stats, f"{type(error).__name__}: {error}")
+            continue
+        record(stats, response, time.perf_counter() - started)
+
+
+async def measure(case: Case, target: Target, concurrency: int, seconds: float) -> tuple[Stats, float]:
+    """Run `concurrency` workers for `seconds`; the stats and the wall time they took."""
+    stats, next_body = Stats(), request_maker(case, target)
+    started = time.perf_counter()
+    until = started + seconds
+    await asyncio.gather(*(worker(case, target, next_body, until, stats) for _ in range(concurrency)))
+    return stats, time.perf_counter() - started
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values, 0 for none."""
+    if not sorted_values:
+        return 0.0
+    return sorted_values[max(0, math.ceil(fraction * len(sorted_values)) - 1)]
+
+
+def summarize(case: Case, stats: Stats, wall: float) -> Row:
+    latencies = sorted(stats.latencies)
+    sql = round(sum(stats.sql_counts) / len(stats.sql_counts), 2) if stats.sql_counts else None
+    return Row(
+        case=case.name, requests=len(latencies), errors=stats.errors, rps=round(len(latencies) / wall, 1),
+        p50_ms=round(percentile(latencies, 0.50) * 1000, 2), p99_ms=round(percentile(latencies, 0.99) * 1000, 2),
+        sql_per_request=sql,
+    )
+
+
+async def run_case(case: Case, target: Target, args: argparse.Namespace) -> Row:
+    """Warm up, then measure one case and report its first error, if any."""
+    await measure(case, target, args.concurrency, args.warmup)
+    stats, wall = await measure(case, target, args.concurrency, args.duration)
+    if stats.first_error:
+        print(f"{case.name}: first error: {stats.first_error}", file=sys.stderr)
+    return summarize(case, stats, wall)
+
+
+HEADER = f"{'case':<28} {'requests':>9} {'errors':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'sql/request':>12}"
+
+
+def format_row(row: Row) -> str:
+    sql = "n/a" if row.sql_per_request is None else f"{row.sql_per_request:.2f}"
+    return (
+        f"{row.case:<28} {row.requests:>9} {row.errors:>7} {row.rps:>9.1f} {row.p50_ms:>8.2f} {row.p99_ms:>8.2f} "
+        f"{sql:>12}"
+    )
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    """Prepare once, then run the selected cases one after another, printing each row as it is done."""
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=args.timeout) as client:
+        target = await prepare(client, args.url)
+        print(HEADER)
+        rows = []
+        for case in CASES:
+            if not args.only or case.name in args.only:
+                rows.append(await run_case(case, target, args))
+                print(format_row(rows[-1]), flush=True)
+        return rows
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--url", default="http://127.0.0.1:8765/graphql", help="the server's GraphQL endpoint")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent workers (and connections)")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per case")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per case before measuring")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a request counts as failed")
+    parser.add_argument("--json", type=Path, default=Path("bench/results.json"), help="where to write the rows")
+    parser.add_argument("--only", action="append", choices=[case.name for case in CASES], metavar="CASE",
+                        help="run only this case (repeatable): " + ", ".join(case.name for case in CASES))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    rows = asyncio.run(run(args))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
