@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal
 
 from domain.errors import BadUserInput
 
 MAX_AMOUNT = Decimal("1000000")
 CENTS = Decimal("0.01")
+# Digits of the largest amount in cents (1000000.00), with room to spare.
+MONEY_DIGITS = 16
 # Deliberately simple: one @, a dot in the domain, no spaces. Deliverability is not ours to judge.
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -50,21 +52,22 @@ def password(value: str, *, field: str = "password") -> str:
 
 
 def amount(value: Decimal, *, field: str) -> Decimal:
-    """Check an amount: > 0, at most 1,000,000, at most 2 decimal places (trailing zeros free)."""
-    try:
-        if not value.is_finite():
-            raise BadUserInput({field: "must be a finite number"})
-        normal = value.normalize()
-        exponent = normal.as_tuple().exponent
-        if not isinstance(exponent, int) or exponent < -2:
-            raise BadUserInput({field: "must have at most 2 decimal places"})
-    except InvalidOperation as error:  # pragma: no cover - defensive, Decimal ops above are total
-        raise BadUserInput({field: "must be a decimal number"}) from error
+    """Check an amount: > 0, at most 1,000,000, at most 2 decimal places (trailing zeros free).
+
+    Comparisons are exact whatever the exponent; the range is checked first so that the
+    rounding below never meets an exponent the decimal context cannot hold (1e999999999
+    overflows `normalize`, 1e-999999999 underflows it to zero).
+    """
+    if not value.is_finite():
+        raise BadUserInput({field: "must be a finite number"})
     if value <= 0:
         raise BadUserInput({field: "must be greater than 0"})
     if value > MAX_AMOUNT:
         raise BadUserInput({field: "must be at most 1000000"})
-    return value.quantize(CENTS)
+    cents = value.quantize(CENTS, context=Context(prec=MONEY_DIGITS))
+    if cents != value:
+        raise BadUserInput({field: "must have at most 2 decimal places"})
+    return cents
 
 
 def future_date(value: datetime, *, now: datetime, field: str = "input.endDate") -> datetime:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from graphql.language import ArgumentNode, DocumentNode, ListValueNode, Node, ObjectValueNode, visit
+from graphql.language import ArgumentNode, DocumentNode, ListValueNode, Node, ObjectValueNode, VariableNode, visit
 from graphql.language.visitor import Visitor
 from sqlalchemy.exc import InterfaceError, OperationalError
 from strawberry.extensions import SchemaExtension
@@ -18,7 +18,10 @@ from graph.scalars import ScalarInputError
 log = logging.getLogger("markets.errors")
 
 INTERNAL = "Internal server error"
-VARIABLE_PATH = re.compile(r"^Variable '\$(\w+)' got invalid value .*? at '([^']+)';", re.DOTALL)
+# graphql-core 3.3: "Variable '$input' has invalid value at .amount: <why>" (no " at ..." for the whole value).
+VARIABLE_PATH = re.compile(
+    r"^Variable '\$(\w+)' has invalid (?:default )?value(?: at ((?:\.\w+|\[\d+\])+))?: (.*)$", re.DOTALL
+)
 VARIABLE_NAME = re.compile(r"^Variable '\$(\w+)'")
 DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
 
@@ -43,11 +46,20 @@ def is_database_down(error: BaseException | None) -> bool:
 
 def literal_path(document: DocumentNode | None, target: Node) -> str | None:
     """The dotted path, from its argument, of a literal value node in the document."""
+    return _argument_path(document, lambda node: node is target)
+
+
+def variable_path(document: DocumentNode | None, name: str) -> str | None:
+    """The dotted path, from its argument, where the variable `$name` is used in the document."""
+    return _argument_path(document, lambda node: isinstance(node, VariableNode) and node.name.value == name)
+
+
+def _argument_path(document: DocumentNode | None, matches: Callable[[Node], bool]) -> str | None:
     found: list[str] = []
 
     class Finder(Visitor):
         def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            path = _search(node.value, target, node.name.value)
+            path = _search(node.value, matches, node.name.value)
             if path:
                 found.append(path)
 
@@ -56,26 +68,32 @@ def literal_path(document: DocumentNode | None, target: Node) -> str | None:
     return found[0] if found else None
 
 
-def _search(value: Node, target: Node, path: str) -> str | None:
-    if value is target:
+def _search(value: Node, matches: Callable[[Node], bool], path: str) -> str | None:
+    if matches(value):
         return path
     if isinstance(value, ObjectValueNode):
         for field in value.fields:
-            hit = _search(field.value, target, f"{path}.{field.name.value}")
+            hit = _search(field.value, matches, f"{path}.{field.name.value}")
             if hit:
                 return hit
     if isinstance(value, ListValueNode):
         for index, item in enumerate(value.values):
-            hit = _search(item, target, f"{path}[{index}]")
+            hit = _search(item, matches, f"{path}[{index}]")
             if hit:
                 return hit
     return None
 
 
-def variable_fields(message: str) -> dict[str, str]:
-    match = VARIABLE_PATH.match(message) or VARIABLE_NAME.match(message)
-    name = match.group(match.lastindex or 1) if match else "variables"
-    return {name: message.split("; ", 1)[-1]}
+def variable_fields(message: str, document: DocumentNode | None = None) -> dict[str, str]:
+    """{path from the argument: why} for a variable value that did not coerce."""
+    match = VARIABLE_PATH.match(message)
+    if match:
+        name, inner, why = match.groups()
+        return {(variable_path(document, name) or name) + (inner or ""): why}
+    named = VARIABLE_NAME.match(message)
+    if named:
+        return {variable_path(document, named.group(1)) or named.group(1): message}
+    return {"variables": message}
 
 
 def classify(error: GraphQLError, *, validation_failed: bool, document: DocumentNode | None) -> dict[str, Any]:
@@ -93,7 +111,7 @@ def classify(error: GraphQLError, *, validation_failed: bool, document: Document
         return body
     if error.path is None:
         # Execution errors with no path are variable values that did not coerce.
-        return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": variable_fields(error.message)}}
+        return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": variable_fields(error.message, document)}}
     if is_database_down(original):
         log.warning("database unavailable: %r", original)
         return {**body, **error_body("The database is unavailable", "SERVICE_UNAVAILABLE")}

@@ -38,7 +38,12 @@ class GraphQLView(GraphQL[Context, None]):
         self.container = container
 
     def decode_json(self, data: str | bytes) -> object:
-        value = loads(data)
+        try:
+            value = loads(data)
+        except (ValueError, RecursionError):
+            # Bad JSON, text that is not UTF-8/16/32, an integer over Python's digit limit, or
+            # nesting past the parser's depth: not a GraphQL request.
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(value, dict | list):
             raise HTTPException(400, "The request body must be a JSON object with a `query`")
         return value

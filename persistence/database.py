@@ -28,7 +28,14 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
     )
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite's own lower() folds ASCII only; NAME ordering and nameContains are case-insensitive
+    # for every letter ("É" and "é"), as on PostgreSQL. Deterministic, so index expressions may use it.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

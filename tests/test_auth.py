@@ -181,6 +181,7 @@ async def test_concurrent_sign_ups_with_one_email_create_one_account(api: Api) -
         pytest.param("email", "al ice@example.com", "Alice", PASSWORD, id="email-with-space"),
         pytest.param("email", "", "Alice", PASSWORD, id="email-empty"),
         pytest.param("email", "@example.com", "Alice", PASSWORD, id="email-without-local-part"),
+        pytest.param("email", "a" * 243 + "@example.com", "Alice", PASSWORD, id="email-255-chars"),
         pytest.param("password", "alice@example.com", "Alice", "seven77", id="password-7-chars"),
         pytest.param("password", "alice@example.com", "Alice", "", id="password-empty"),
         pytest.param("password", "alice@example.com", "Alice", "p" * 129, id="password-129-chars"),
@@ -207,18 +208,27 @@ async def test_sign_up_reports_every_bad_input_at_once(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "password", "stored_name"),
+    ("email", "name", "password", "stored_name"),
     [
-        pytest.param("A", "p" * 8, "A", id="shortest"),
-        pytest.param("n" * 100, "p" * 128, "n" * 100, id="longest"),
-        pytest.param("  " + "n" * 100 + "  ", "p" * 128, "n" * 100, id="longest-after-trimming"),
+        pytest.param("e@x.io", "A", "p" * 8, "A", id="shortest"),
+        pytest.param("a" * 242 + "@example.com", "n" * 100, "p" * 128, "n" * 100, id="longest"),
+        pytest.param("edge@example.com", "  " + "n" * 100 + "  ", "p" * 128, "n" * 100, id="longest-after-trimming"),
     ],
 )
-async def test_sign_up_accepts_the_boundary_lengths(api: Api, name: str, password: str, stored_name: str) -> None:
-    body = await sign_up(api, email="edge@example.com", name=name, password=password)
+async def test_sign_up_accepts_the_boundary_lengths(
+    api: Api, email: str, name: str, password: str, stored_name: str
+) -> None:
+    body = await sign_up(api, email=email, name=name, password=password)
     assert "errors" not in body, body
     assert body["data"]["signUp"]["user"]["name"] == stored_name
-    assert "errors" not in await log_in(api, "edge@example.com", password)
+    assert body["data"]["signUp"]["user"]["email"] == email
+    assert "errors" not in await log_in(api, email, password)
+
+
+async def test_the_password_is_taken_verbatim(api: Api) -> None:
+    assert "errors" not in await sign_up(api, email="pad@example.com", password="  padded password  ")
+    assert_denied(await log_in(api, "pad@example.com", "padded password"), "login", "UNAUTHENTICATED")
+    assert "errors" not in await log_in(api, "pad@example.com", "  padded password  ")
 
 
 # --- login -----------------------------------------------------------------------------------------------------
@@ -320,6 +330,7 @@ ATTACKS: dict[str, Callable[[Member], str]] = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # the HS384/HS512 forgeries
 @pytest.mark.parametrize("attack", list(ATTACKS))
 async def test_a_bad_authorization_header_rejects_the_whole_request(api: Api, attack: str) -> None:
     member = await api.make_user(Role.USER)
@@ -352,9 +363,10 @@ async def test_a_bad_token_is_rejected_over_get_too(api: Api) -> None:
         pytest.param(lambda pk: str(pk), id="raw-pk"),
         pytest.param(lambda pk: "not-a-global-id", id="garbage-subject"),
         pytest.param(lambda pk: "", id="empty-subject"),
+        pytest.param(lambda pk: pk, id="integer-subject"),
     ],
 )
-async def test_a_well_signed_token_naming_no_user_is_rejected(api: Api, subject: Callable[[int], str]) -> None:
+async def test_a_well_signed_token_naming_no_user_is_rejected(api: Api, subject: Callable[[int], Any]) -> None:
     member = await api.make_user(Role.ADMIN)
     await api.make_market(member)
     response = await post_with_authorization(api, "Bearer " + signed(claims_for(member, sub=subject(member.user.id))))
@@ -407,6 +419,13 @@ async def test_the_role_comes_from_the_database_at_request_time(api: Api) -> Non
     assert (await api.data(ME, token=member.token))["me"]["role"] == "MODERATOR"
     assert await api.data(delete, {"id": market["id"]}, token=member.token) == {"deleteMarket": market["id"]}
     assert (await api.data("{ markets { totalCount } }"))["markets"]["totalCount"] == 0
+
+
+async def test_a_role_claimed_in_a_well_signed_token_grants_nothing(api: Api) -> None:
+    member = await api.make_user(Role.USER)
+    claiming_admin = signed(claims_for(member, role="ADMIN"))
+    assert (await api.data(ME, token=claiming_admin))["me"]["role"] == "USER"
+    assert_denied(await api.gql("{ users { totalCount } }", token=claiming_admin), "users", "FORBIDDEN")
 
 
 async def test_a_demotion_takes_effect_on_the_next_request(api: Api) -> None:

@@ -256,7 +256,7 @@ async def test_page_size_out_of_bounds_is_bad_user_input(api: Api, argument: str
     body = await api.gql(MARKETS, {argument: value})
     assert codes(body) == ["BAD_USER_INPUT"]
     assert argument in body["errors"][0]["extensions"]["fields"]
-    assert body["data"] is None
+    assert body.get("data") is None
 
 
 @pytest.mark.parametrize("argument", ["first", "last"])
@@ -305,7 +305,7 @@ async def test_last_zero_gives_empty_edges_with_exact_has_previous_page(api: Api
 async def test_first_and_last_together_is_bad_user_input(api: Api, first: int, last: int) -> None:
     body = await api.gql(MARKETS, {"first": first, "last": last})
     assert codes(body) == ["BAD_USER_INPUT"]
-    assert body["data"] is None
+    assert body.get("data") is None
 
 
 async def test_after_the_last_item_is_an_empty_final_page(api: Api) -> None:
@@ -801,3 +801,49 @@ async def test_datetimes_in_the_past_or_future_keep_their_order(api: Api) -> Non
     order = {"field": "CREATED_AT", "direction": "ASC"}
     assert await walk_forward(api, 2, len(stored), orderBy=order) == expected
     assert await walk_backward(api, 2, len(stored), orderBy=order) == expected
+
+
+async def test_users_role_filter_and_its_cursors(api: Api, family: Family) -> None:
+    admin = token_for(api, family.admin)
+    query = """query($role: Role, $first: Int, $after: String) { users(role: $role, first: $first, after: $after) {
+      totalCount edges { node { id role } } pageInfo { hasNextPage endCursor } } }"""
+    users = (await api.data(query, {"role": "USER", "first": 2}, token=admin))["users"]
+    assert users["totalCount"] == 7
+    assert {e["node"]["role"] for e in users["edges"]} == {"USER"}
+    admins = (await api.data(query, {"role": "ADMIN"}, token=admin))["users"]
+    assert [e["node"]["id"] for e in admins["edges"]] == [user_id(family.admin)]
+    cursor = users["pageInfo"]["endCursor"]
+    rest = (await api.data(query, {"role": "USER", "first": 100, "after": cursor}, token=admin))["users"]
+    expected = newest_first([u for u in family.users if u.role is Role.USER], user_id)
+    assert [e["node"]["id"] for e in users["edges"] + rest["edges"]] == expected
+    for other in ({"role": "ADMIN"}, {"role": "MODERATOR"}, {}):
+        body = await api.gql(query, {**other, "first": 2, "after": cursor}, token=admin)
+        assert codes(body) == ["BAD_USER_INPUT"], other
+
+
+@pytest.mark.parametrize(("field", "direction"), [("CREATED_AT", "DESC"), ("END_DATE", "ASC"), ("NAME", "DESC")])
+async def test_window_between_two_cursors(api: Api, catalog: Catalog, field: str, direction: str) -> None:
+    order = {"field": field, "direction": direction}
+    expected = expected_order(catalog.markets, field, direction)
+    everything = await markets_page(api, first=100, orderBy=order)
+    low, high = everything["edges"][4]["cursor"], everything["edges"][15]["cursor"]
+    window = await markets_page(api, first=100, after=low, before=high, orderBy=order)
+    assert node_ids(window) == expected[5:15]
+    window = await markets_page(api, first=3, after=low, before=high, orderBy=order)
+    assert node_ids(window) == expected[5:8]
+    window = await markets_page(api, last=3, after=low, before=high, orderBy=order)
+    assert node_ids(window) == expected[12:15]
+
+
+async def test_case_insensitivity_covers_letters_beyond_ascii(api: Api) -> None:
+    owner = await insert_user(api.container, email="o@example.com")
+    for name in ["école", "Étude", "ÉCOLE normale", "Zèbre", "ängel", "Ärger"]:
+        await insert_market(api.container, owner, name=name)
+    for needle, expected in (("ÉCOLE", ["ÉCOLE normale", "école"]), ("étude", ["Étude"]), ("äRG", ["Ärger"])):
+        page = await markets_page(api, filter={"nameContains": needle})
+        assert sorted(e["node"]["name"] for e in page["edges"]) == sorted(expected), needle
+    page = await markets_page(api, orderBy={"field": "NAME", "direction": "ASC"})
+    names = [e["node"]["name"] for e in page["edges"]]
+    assert names == sorted(names, key=str.lower)
+    walk = await walk_forward(api, 1, 6, orderBy={"field": "NAME", "direction": "ASC"})
+    assert walk == node_ids(page)

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from domain.entities import MarketStatus
 from domain.pagination import MarketFilter, MarketOrder, page_size
 from graph import ids
+from graph.prefetch import edge_nodes, prefetch_markets
 from graph.types.connections import Connection, connection
 from graph.types.inputs import MarketFilterInput, MarketOrderInput
 from graph.types.markets import MarketType
@@ -49,14 +50,20 @@ async def markets(
     where = domain_filter(filter)
     repository = info.context.repositories.markets
     page = await repository.page(filter=where, order=order, request=request)
-    return connection(
+    found = connection(
         page, node=MarketType.from_entity, cursors=info.context.container.cursors, scope=scope,
         count=lambda: repository.count(filter=where),
     )
+    rows = edge_nodes(info._raw_info, info._raw_info.field_nodes)
+    await prefetch_markets(info, [edge.node for edge in found.edges], rows)
+    return found
 
 
 async def market(info: Info, id: strawberry.ID) -> MarketType | None:
-    return await load_node(info, id, only="Market")
+    found = await load_node(info, id, only="Market")
+    if found is not None:
+        await prefetch_markets(info, [found], info._raw_info.field_nodes)
+    return found
 
 
 async def search_markets(

@@ -1,29 +1,58 @@
-"""Relay connections: generic Edge and Connection named MarketEdge, MarketConnection and so on."""
+"""Relay connections: generic Edge and Connection named MarketEdge, MarketConnection and so on.
+
+Cursors are encoded only when a client selects them: a nested page of pages would otherwise
+sign hundreds of cursors nobody reads.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import strawberry
 
-from domain.pagination import Page
+from domain.pagination import Page, SortKey
 from graph.cursors import CursorCodec
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CursorMaker:
+    codec: CursorCodec
+    scope: str
+
+    def __call__(self, key: SortKey | None) -> str | None:
+        return self.codec.encode(self.scope, key) if key is not None else None
 
 
 @strawberry.type
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    first_key: strawberry.Private[SortKey | None]
+    last_key: strawberry.Private[SortKey | None]
+    cursors: strawberry.Private[CursorMaker]
+
+    @strawberry.field
+    def start_cursor(self) -> str | None:
+        return self.cursors(self.first_key)
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        return self.cursors(self.last_key)
 
 
 @strawberry.type
 class Edge(Generic[T]):
-    cursor: str
+    key: strawberry.Private[SortKey]
+    cursors: strawberry.Private[CursorMaker]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        return self.cursors.codec.encode(self.cursors.scope, self.key)
+
     node: T
 
 
@@ -47,14 +76,15 @@ def connection(
     count: Callable[[], Awaitable[int]],
 ) -> Connection[T]:
     """Build a connection from a domain page; cursors bind each sort key to `scope`."""
-    encoded = [cursors.encode(scope, key) for key in page.keys]
+    maker = CursorMaker(cursors, scope)
     return Connection(
-        edges=[Edge(cursor=c, node=node(item)) for c, item in zip(encoded, page.items, strict=True)],
+        edges=[Edge(key=key, cursors=maker, node=node(item)) for key, item in zip(page.keys, page.items, strict=True)],
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
-            start_cursor=encoded[0] if encoded else None,
-            end_cursor=encoded[-1] if encoded else None,
+            first_key=page.keys[0] if page.keys else None,
+            last_key=page.keys[-1] if page.keys else None,
+            cursors=maker,
         ),
         count=count,
     )

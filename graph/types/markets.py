@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from domain.entities import Market
+from domain.entities import Market, User
 from graph import ids
 from graph.types.connections import Connection
 from graph.types.enums import MarketStatusEnum, OutcomeEnum
 from graph.types.node import Node
-from graph.types.paging import child_connection
+from graph.types.paging import child_connections
 
 if TYPE_CHECKING:
     from graph.types.positions import PositionType
@@ -34,6 +34,9 @@ class MarketType(Node):
     updated_at: datetime
     pk: strawberry.Private[int]
     creator_id: strawberry.Private[int]
+    # Filled by graph.prefetch when a page's selection asks for them; fields fall back to loaders.
+    prefetched_creator: strawberry.Private[User | None] = None
+    prefetched_positions: strawberry.Private[tuple[tuple[object, object], object] | None] = None
 
     @classmethod
     def from_entity(cls, market: Market) -> MarketType:
@@ -45,19 +48,39 @@ class MarketType(Node):
         )
 
     @strawberry.field
-    async def creator(self, info: Info) -> Annotated[UserType, strawberry.lazy("graph.types.users")]:
-        from graph.types.users import UserType
+    def creator(self, info: Info) -> Annotated[UserType, strawberry.lazy("graph.types.users")]:
+        if self.prefetched_creator is not None:
+            return user_type(self.prefetched_creator)
+        return self.load_creator(info)
 
-        return UserType.from_entity(await info.context.loaders.user.load(self.creator_id))
+    async def load_creator(self, info: Info) -> UserType:
+        return user_type(await info.context.loaders.user.load(self.creator_id))
 
     @strawberry.field(description="Positions on this market, newest first.")
-    async def positions(
+    def positions(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[Annotated[PositionType, strawberry.lazy("graph.types.positions")]]:
+        if self.prefetched_positions is not None and self.prefetched_positions[0] == (first, after):
+            return self.prefetched_positions[1]
+        return self.load_positions(info, first, after)
+
+    async def load_positions(self, info: Info, first: int | None, after: str | None) -> Connection[PositionType]:
+        return (await self.position_pages(info, [self.pk], first=first, after=after))[0]
+
+    @staticmethod
+    async def position_pages(
+        info: Info, market_ids: list[int], *, first: int | None, after: str | None
+    ) -> list[Connection[PositionType]]:
         from graph.types.positions import PositionType
 
-        return await child_connection(
-            info, parent_id=self.pk, scope="market.positions", first=first, after=after,
-            node=PositionType.from_entity, pages=info.context.loaders.positions_by_market,
-            counts=info.context.loaders.position_count_by_market,
+        loaders = info.context.loaders
+        return await child_connections(
+            info, parent_ids=market_ids, scope="market.positions", first=first, after=after,
+            node=PositionType.from_entity, pages=loaders.positions_by_market, counts=loaders.position_count_by_market,
         )
+
+
+def user_type(user: User) -> UserType:
+    from graph.types.users import UserType
+
+    return UserType.from_entity(user)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from aiodataloader import DataLoader
@@ -27,14 +27,17 @@ def relay_request(
     )
 
 
-async def child_connection(
-    info: Info, *, parent_id: int, scope: str, first: int | None, after: str | None,
+async def child_connections(
+    info: Info, *, parent_ids: Sequence[int], scope: str, first: int | None, after: str | None,
     node: Callable[[object], T], pages: DataLoader, counts: DataLoader,
-) -> Connection[T]:
-    """A parent's page of children, batched with its siblings' through `pages` and `counts`."""
+) -> list[Connection[T]]:
+    """Each parent's page of children, in one batch through `pages` (and `counts`, if selected)."""
     request = relay_request(info, scope=scope, first=first, after=after)
-    page = await pages.load((parent_id, request))
-    return connection(
-        page, node=node, cursors=info.context.container.cursors, scope=scope,
-        count=lambda: counts.load(parent_id),
-    )
+    loaded = await pages.load_many([(parent_id, request) for parent_id in parent_ids])
+    return [
+        connection(
+            page, node=node, cursors=info.context.container.cursors, scope=scope,
+            count=lambda parent_id=parent_id: counts.load(parent_id),
+        )
+        for parent_id, page in zip(parent_ids, loaded, strict=True)
+    ]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from domain.entities import Position
+from domain.entities import Position, User
 from domain.roles import MODERATE
 from graph import ids
 from graph.permissions import visible_to_owner_or
@@ -29,6 +29,9 @@ class PositionType(Node):
     created_at: datetime
     market_id: strawberry.Private[int]
     owner_id: strawberry.Private[int]
+    # Filled by graph.prefetch; the fields fall back to the loaders without them.
+    prefetched_market: strawberry.Private[MarketType | None] = None
+    prefetched_user: strawberry.Private[User | None] = None
 
     @classmethod
     def from_entity(cls, position: Position) -> PositionType:
@@ -39,7 +42,12 @@ class PositionType(Node):
         )
 
     @strawberry.field
-    async def market(self, info: Info) -> Annotated[MarketType, strawberry.lazy("graph.types.markets")]:
+    def market(self, info: Info) -> Annotated[MarketType, strawberry.lazy("graph.types.markets")]:
+        if self.prefetched_market is not None:
+            return self.prefetched_market
+        return self.load_market(info)
+
+    async def load_market(self, info: Info) -> MarketType:
         from graph.types.markets import MarketType
 
         return MarketType.from_entity(await info.context.loaders.market.load(self.market_id))
@@ -48,7 +56,14 @@ class PositionType(Node):
         description="The holder themself, moderators and admins see it; everyone else gets null.",
         extensions=visible_to_owner_or(MODERATE),
     )
-    async def user(self, info: Info) -> Annotated[UserType, strawberry.lazy("graph.types.users")] | None:
+    def user(self, info: Info) -> Annotated[UserType, strawberry.lazy("graph.types.users")] | None:
+        from graph.types.users import UserType
+
+        if self.prefetched_user is not None:
+            return UserType.from_entity(self.prefetched_user)
+        return self.load_user(info)
+
+    async def load_user(self, info: Info) -> UserType:
         from graph.types.users import UserType
 
         return UserType.from_entity(await info.context.loaders.user.load(self.owner_id))

@@ -15,7 +15,7 @@ from graph.permissions import visible_to_owner_or
 from graph.types.connections import Connection
 from graph.types.enums import RoleEnum
 from graph.types.node import Node
-from graph.types.paging import child_connection
+from graph.types.paging import child_connections
 
 if TYPE_CHECKING:
     from graph.types.markets import MarketType
@@ -53,10 +53,12 @@ class UserType(Node):
     ) -> Connection[Annotated[MarketType, strawberry.lazy("graph.types.markets")]]:
         from graph.types.markets import MarketType
 
-        return await child_connection(
-            info, parent_id=self.owner_id, scope="user.markets", first=first, after=after, node=MarketType.from_entity,
-            pages=info.context.loaders.markets_by_creator, counts=info.context.loaders.market_count_by_creator,
+        loaders = info.context.loaders
+        connections = await child_connections(
+            info, parent_ids=[self.owner_id], scope="user.markets", first=first, after=after,
+            node=MarketType.from_entity, pages=loaders.markets_by_creator, counts=loaders.market_count_by_creator,
         )
+        return connections[0]
 
     @strawberry.field(
         description="Newest first. The user themself, moderators and admins see it; everyone else gets null.",
@@ -67,8 +69,9 @@ class UserType(Node):
     ) -> Connection[Annotated[PositionType, strawberry.lazy("graph.types.positions")]] | None:
         from graph.types.positions import PositionType
 
-        return await child_connection(
-            info, parent_id=self.owner_id, scope="user.positions", first=first, after=after,
-            node=PositionType.from_entity, pages=info.context.loaders.positions_by_user,
-            counts=info.context.loaders.position_count_by_user,
+        loaders = info.context.loaders
+        connections = await child_connections(
+            info, parent_ids=[self.owner_id], scope="user.positions", first=first, after=after,
+            node=PositionType.from_entity, pages=loaders.positions_by_user, counts=loaders.position_count_by_user,
         )
+        return connections[0]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, Table, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from domain.pagination import Page, PageRequest
 from persistence.database import Session
@@ -15,12 +16,19 @@ T = TypeVar("T")
 RowMapper = Callable[[Any], T]
 
 
+def one_of(session: Session, column: ColumnElement[Any], ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL `= ANY($1)`, one prepared statement whatever the count."""
+    if session.dialect == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger())))
+    return column.in_(ids)
+
+
 async def get_many(session: Session, table: Table, ids: Sequence[int], to_entity: RowMapper[T]) -> dict[int, T]:
     """Rows by primary key, in one statement."""
     wanted = sorted({i for i in ids if isinstance(i, int)})
     if not wanted:
         return {}
-    result = await session.execute(select(table).where(table.c.id.in_(wanted)))
+    result = await session.execute(select(table).where(one_of(session, table.c.id, wanted)))
     return {row.id: to_entity(row) for row in result}
 
 
@@ -48,7 +56,7 @@ async def fetch_pages_by_parent(
         return {}
     walk = [c.reversed() for c in columns] if request.backward else list(columns)
     rank = func.row_number().over(partition_by=parent, order_by=order_by(walk)).label("page_rank")
-    inner = select(table, *sort_key_labels(columns), rank).where(parent.in_(sorted(set(parent_ids))))
+    inner = select(table, *sort_key_labels(columns), rank).where(one_of(session, parent, sorted(set(parent_ids))))
     if request.after is not None:
         inner = inner.where(beyond(columns, request.after))
     if request.before is not None:
@@ -70,6 +78,6 @@ async def count_by_parent(session: Session, parent: ColumnElement[Any], ids: Seq
     wanted = sorted(set(ids))
     counts = dict.fromkeys(wanted, 0)
     if wanted:
-        query = select(parent, func.count()).where(parent.in_(wanted)).group_by(parent)
+        query = select(parent, func.count()).where(one_of(session, parent, wanted)).group_by(parent)
         counts.update({pid: n for pid, n in (await session.execute(query)).all()})
     return counts
