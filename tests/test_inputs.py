@@ -379,7 +379,7 @@ async def test_end_date_in_the_past_at_create_is_bad_user_input(api: Api, alice:
 # ---------------------------------------------------------------- Int and enums over variables
 
 
-@pytest.mark.parametrize("value", ["ten", "1", 1.5, True, [1]])
+@pytest.mark.parametrize("value", ["ten", "1", 1.5, True, [1], 2**31, 10**20, {"a": 1}])
 async def test_int_variable_that_does_not_coerce(api: Api, value: Any) -> None:
     body = await api.gql("query($first: Int) { markets(first: $first) { totalCount } }", {"first": value})
     assert codes(body) == ["BAD_USER_INPUT"]
