@@ -7,15 +7,26 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from graph.bootstrap import Container, bootstrap
 from graph.health import healthz, readyz
+from graph.http import error_response
 from graph.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from graph.requests import count_statements
 from graph.schema import build_schema
 from graph.settings import Settings
 from graph.view import GraphQLView
+
+
+async def not_found(_: Request, __: Exception) -> Response:
+    return error_response(404, "Not found", "NOT_FOUND")
+
+
+async def method_not_allowed(_: Request, __: Exception) -> Response:
+    return error_response(405, "Method not allowed: use GET or POST", "BAD_REQUEST", {"Allow": "GET, POST"})
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Starlette:
@@ -41,6 +52,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             Middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes),
         ],
         lifespan=lifespan,
+        exception_handlers={404: not_found, 405: method_not_allowed},
     )
     app.state.container = container
     return app

@@ -8,7 +8,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from graphql.language import ArgumentNode, DocumentNode, ListValueNode, Node, ObjectValueNode, VariableNode, visit
+from graphql.language import (
+    ArgumentNode,
+    DocumentNode,
+    ListValueNode,
+    Node,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    VariableNode,
+    visit,
+)
 from graphql.language.visitor import Visitor
 from sqlalchemy.exc import InterfaceError, OperationalError
 from strawberry.extensions import SchemaExtension
@@ -27,13 +36,26 @@ DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
 class ValidationPhase(SchemaExtension):
-    """Marks the request when its document failed validation, so those errors are told apart."""
+    """Marks the request when its document failed validation, so those errors are told apart.
+
+    It also refuses a document of several operations sent without `operationName`, which the
+    GraphQL spec requires and strawberry would otherwise answer by running the first one.
+    """
 
     def on_validate(self) -> Iterator[None]:
+        # Runs after ValidationCache has validated (extensions enter in order), before the
+        # errors are looked at.
+        execution = self.execution_context
+        document = execution.graphql_document
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)] if document else []
+        named = execution._provided_operation_name  # `operation_name` falls back to the first one
+        if not execution.pre_execution_errors and len(operations) > 1 and not named:
+            execution.pre_execution_errors = [
+                GraphQLError("Must provide operationName when the document contains several operations")
+            ]
         yield
-        context = self.execution_context.context
-        context.document = self.execution_context.graphql_document
-        context.validation_failed = bool(self.execution_context.pre_execution_errors)
+        execution.context.document = document
+        execution.context.validation_failed = bool(execution.pre_execution_errors)
 
 
 def error_body(message: str, code: str, **extensions: Any) -> dict[str, Any]:

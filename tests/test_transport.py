@@ -542,3 +542,21 @@ async def test_unexpected_exception_is_logged_with_its_detail(
     logged = [r for r in caplog.records if r.exc_info and "secret-detail" in str(r.exc_info[1])]
     assert logged
     assert all(getattr(r, "request_id", None) == "log-me" for r in caplog.records)
+
+
+async def test_several_operations_need_an_operation_name(api: Api) -> None:
+    document = "query A { markets(first: 1) { totalCount } } query B { markets(first: 2) { totalCount } }"
+    body = (await api.post(document)).json()
+    assert "data" not in body and codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    named = await api.http.post("/graphql", json={"query": document, "operationName": "B"})
+    assert named.json() == {"data": {"markets": {"totalCount": 0}}}
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [("PUT", "/graphql", 405), ("GET", "/nowhere", 404)])
+async def test_other_routes_and_methods_answer_in_the_error_shape(
+    api: Api, method: str, path: str, status: int
+) -> None:
+    response = await api.http.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert len(codes(response.json())) == 1
