@@ -54,6 +54,8 @@ class Case:
 
 CASES = (
     Case("market_by_id", MARKET_BY_ID, authenticated=False, takes_id=True),
+    # The same document against a server whose market cache is on (make bench serves it twice).
+    Case("market_by_id_cached", MARKET_BY_ID, authenticated=False, takes_id=True),
     Case("markets_nested", MARKETS_NESTED, authenticated=True, takes_id=False),
     Case("markets_filtered_by_volume", MARKETS_BY_VOLUME, authenticated=False, takes_id=False),
     Case("open_position", OPEN_POSITION, authenticated=True, takes_id=True),
@@ -223,6 +225,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per case before measuring")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a request counts as failed")
     parser.add_argument("--json", type=Path, default=Path("bench/results.json"), help="where to write the rows")
+    parser.add_argument("--append", action="store_true", help="add the rows to those already in --json")
     parser.add_argument("--only", action="append", choices=[case.name for case in CASES], metavar="CASE",
                         help="run only this case (repeatable): " + ", ".join(case.name for case in CASES))
     return parser.parse_args(argv)
@@ -230,9 +233,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    rows = asyncio.run(run(args))
+    rows = [asdict(row) for row in asyncio.run(run(args))]
+    if args.append and args.json.exists():
+        rows = json.loads(args.json.read_text()) + rows
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+    args.json.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {args.json}")
 
 

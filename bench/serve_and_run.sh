@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # `make bench`: seed PostgreSQL with the standard data set, serve it, measure over HTTP.
+# The server runs twice: with the market cache off (every case), then with it on, over Redis
+# (the cache-hit case), so the two market(id) rows compare the uncached and the cached path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BENCH_DATABASE_URL:?set BENCH_DATABASE_URL}"
 PORT="${BENCH_PORT:-8765}"
+BENCH_REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/12}"
+RESULTS="${BENCH_RESULTS:-bench/results.json}"
 db_name="${BENCH_DATABASE_URL##*/}"
 psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db_name'" | grep -q 1 \
   || createdb -h 127.0.0.1 -U postgres "$db_name"
@@ -12,11 +16,31 @@ export DATABASE_URL="$BENCH_DATABASE_URL" RATE_LIMIT_PER_MINUTE=0 AUTH_RATE_LIMI
 .venv/bin/markets migrate
 .venv/bin/markets seed --if-empty --users 1000 --markets 10000 --positions 100000
 
-.venv/bin/markets serve --port "$PORT" > /tmp/markets-bench-server.log 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do
-  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-.venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" "$@"
+server=""
+stop_server() {
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  server=""
+}
+trap stop_server EXIT
+start_server() {
+  env "$@" .venv/bin/markets serve --port "$PORT" >> /tmp/markets-bench-server.log 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return
+    sleep 0.2
+  done
+  echo "the server did not start: see /tmp/markets-bench-server.log" >&2
+  exit 1
+}
+
+echo "== market cache off =="
+start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL=
+cases=(--only market_by_id --only markets_nested --only markets_filtered_by_volume --only open_position)
+.venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" "${cases[@]}" "$@"
+stop_server
+
+echo "== market cache on, in Redis =="
+redis-cli -u "$BENCH_REDIS_URL" flushdb >/dev/null
+start_server REDIS_URL="$BENCH_REDIS_URL"
+.venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
+  --only market_by_id_cached "$@"

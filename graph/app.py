@@ -12,12 +12,16 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from graph.bootstrap import Container, bootstrap
+from graph.cors import cors_middleware
 from graph.health import healthz, readyz
 from graph.http import error_response
+from graph.limits import Limits
+from graph.metrics import instrument, metrics_endpoint
 from graph.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from graph.requests import count_statements
 from graph.schema import build_schema
 from graph.settings import Settings
+from graph.startup import wait_for_database
 from graph.view import GraphQLView
 
 
@@ -33,10 +37,15 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     """Build the ASGI app; the container (engine, hasher, tokens) closes with it."""
     container = container or bootstrap(settings or Settings())
     count_statements(container.engine)
-    view = GraphQLView(container=container, schema=build_schema(introspection=container.settings.explorer_enabled))
+    instrument(container.engine)
+    schema = build_schema(
+        introspection=container.settings.explorer_enabled, limits=Limits.from_settings(container.settings)
+    )
+    view = GraphQLView(container=container, schema=schema)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await wait_for_database(container.engine, timeout_seconds=container.settings.db_startup_timeout_seconds)
         yield
         await container.close()
 
@@ -46,9 +55,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             WebSocketRoute("/graphql", view),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
+            *cors_middleware(container.settings),
             Middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes),
         ],
         lifespan=lifespan,

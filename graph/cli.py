@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from domain.errors import DomainError
 from domain.roles import Role
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 DEMO_PASSWORD = "password123"
 
 
@@ -33,24 +37,44 @@ def settings() -> Any:
         raise CliError(f"invalid settings: {problems}") from None
 
 
-def serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
+def logged_settings() -> Any:
+    """The settings, with logging configured by them (in the parent and in every worker)."""
     from graph.logs import configure
 
     config = settings()
-    configure(config.log_level)
+    configure(config.log_level, json=config.json_logs)
+    return config
+
+
+def fresh_metrics_dir() -> str:
+    """A new empty PROMETHEUS_MULTIPROC_DIR for this run's workers (inside the operator's, if set)."""
+    path = tempfile.mkdtemp(prefix="markets-metrics-", dir=os.environ.get(METRICS_DIR_ENV) or None)
+    os.environ[METRICS_DIR_ENV] = path
+    return path
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    config = logged_settings()
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
-    uvicorn.run(
-        "graph.cli:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
-        loop="uvloop", http="httptools", log_level=config.log_level.lower(), access_log=False,
-    )
+    # Set before uvicorn spawns the workers: prometheus_client reads it when first imported.
+    metrics_dir = fresh_metrics_dir() if args.workers > 1 else None
+    try:
+        uvicorn.run(
+            "graph.cli:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
+            loop="uvloop", http="httptools", log_level=config.log_level.lower(), access_log=False,
+            log_config=None,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def app_factory() -> Any:
     from graph.app import create_app
 
-    return create_app(settings())
+    return create_app(logged_settings())
 
 
 def migrate(_: argparse.Namespace) -> None:

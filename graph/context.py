@@ -22,10 +22,11 @@ class Context:
     repositories: Repositories
     loaders: Loaders
     viewer: User | None = None
+    client_address: str = ""
     # Set by the validation hook: the parsed document, and whether it failed validation.
     document: DocumentNode | None = None
     validation_failed: bool = field(default=False)
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A transaction on this request's connection."""
-        return SqlUnitOfWork(self.repositories.session)
+        return SqlUnitOfWork(self.repositories.session, market_cache=self.container.market_cache)

@@ -119,9 +119,11 @@ def variable_fields(message: str, document: DocumentNode | None = None) -> dict[
 
 
 def classify(error: GraphQLError, *, validation_failed: bool, document: DocumentNode | None) -> dict[str, Any]:
-    """The client's view of one error, by the phase it came from."""
+    """The client's view of one error: the code it carries (QUERY_TOO_COMPLEX…), else one by its phase."""
     body = error.formatted
     original = error.original_error
+    if (error.extensions or {}).get("code"):
+        return body
     if isinstance(error, GraphQLSyntaxError):
         return {**body, "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}
     if validation_failed:
@@ -129,8 +131,6 @@ def classify(error: GraphQLError, *, validation_failed: bool, document: Document
             fields = {literal_path(document, error.nodes[0]) or "input": str(original)}
             return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": fields}}
         return {**body, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
-    if (error.extensions or {}).get("code"):
-        return body
     if error.path is None:
         # Execution errors with no path are variable values that did not coerce.
         return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": variable_fields(error.message, document)}}

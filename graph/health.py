@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from graph.bootstrap import Container
+from graph.metrics import REDIS_FAILURES
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -17,18 +19,38 @@ async def healthz(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def database_state(container: Container) -> str:
+async def answers(check: Awaitable[object], timeout: float) -> bool:
+    """Whether the check completes without an error within `timeout` seconds."""
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            async with container.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure means not ready
-        return "down"
-    return "ok"
+        async with asyncio.timeout(timeout):
+            await check
+    except Exception:  # noqa: BLE001 - any failure means the dependency is down
+        return False
+    return True
+
+
+async def select_one(container: Container) -> None:
+    async with container.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def database_state(container: Container) -> str:
+    return "ok" if await answers(select_one(container), CHECK_TIMEOUT_SECONDS) else "down"
+
+
+async def redis_state(container: Container) -> str:
+    """Redis: "off" without REDIS_URL, else whether it answers PING (a failure is counted)."""
+    if container.redis is None:
+        return "off"
+    if await answers(container.redis.ping(), container.settings.redis_timeout_seconds):
+        return "ok"
+    REDIS_FAILURES.labels("readyz").inc()
+    return "down"
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """200 while the database answers (Redis is reported, never required), 503 otherwise."""
     container: Container = request.app.state.container
-    redis = "off" if not container.settings.redis_url else "unknown"
-    states = {"database": await database_state(container), "redis": redis}
-    return JSONResponse(states, status_code=200 if states["database"] == "ok" else 503)
+    database, redis = await asyncio.gather(database_state(container), redis_state(container))
+    states = {"database": database, "redis": redis}
+    return JSONResponse(states, status_code=200 if database == "ok" else 503)

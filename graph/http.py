@@ -6,9 +6,11 @@ from starlette.responses import Response
 
 from graph.errors import error_body
 from graph.json import dumps
+from graph.observe import record_error_codes
 
 
 def error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+    record_error_codes([code])
     return Response(
         dumps({"errors": [error_body(message, code)]}), status_code=status, media_type="application/json",
         headers=headers,

@@ -9,13 +9,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.errors import INTERNAL
 from graph.http import error_response
-from graph.requests import StatementCounter, accept_request_id, request_id, statements
+from graph.observe import finish_request
+from graph.requests import RequestInfo, accept_request_id, current
 
 log = logging.getLogger("markets.http")
 
 
 class RequestContextMiddleware:
-    """Tags the request with an id (echoed or generated) and counts its SQL statements."""
+    """Tags the request with an id (echoed or generated), counts its SQL statements, logs its one line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -25,9 +26,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         rid = accept_request_id(Headers(scope=scope).get("x-request-id"))
-        request_id.set(rid)
-        counter = StatementCounter()
-        statements.set(counter)
+        info = RequestInfo(request_id=rid, method=scope.get("method", ""), path=scope.get("path", ""))
+        current.set(info)
         started = False
 
         async def tagged_send(message: Message) -> None:
@@ -36,16 +36,21 @@ class RequestContextMiddleware:
                 started = True
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = rid
-                headers["X-SQL-Statements"] = str(counter.count)
+                headers["X-SQL-Statements"] = str(info.statements)
+                info.status = message["status"]
             await send(message)
 
         try:
             await self.app(scope, receive, tagged_send)
         except Exception:
+            # Logged once, here: not re-raised, so uvicorn does not log it a second time.
             log.exception("unhandled error")
             if started:
-                raise
-            await error_response(500, INTERNAL, "INTERNAL_SERVER_ERROR")(scope, receive, tagged_send)
+                info.error_codes.append("INTERNAL_SERVER_ERROR")
+            else:
+                await error_response(500, INTERNAL, "INTERNAL_SERVER_ERROR")(scope, receive, tagged_send)
+        finally:
+            finish_request(info)
 
 
 class BodyLimitMiddleware:

@@ -1,10 +1,13 @@
-"""Request ids and statement counts, carried per request in context variables."""
+"""What each request did (its id, operation, viewer, statements, cache use, error codes),
+carried in a context variable so every layer can add to it and the log line can read it."""
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -12,15 +15,40 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 VALID_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
-request_id: ContextVar[str] = ContextVar("request_id", default="-")
+@dataclass
+class RequestInfo:
+    request_id: str
+    method: str = ""
+    path: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    statements: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    operation_name: str | None = None
+    operation_type: str | None = None
+    viewer_id: str | None = None
+    status: int = 0
+    error_codes: list[str] = field(default_factory=list)
+
+    @property
+    def duration_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
 
 
-class StatementCounter:
-    def __init__(self) -> None:
-        self.count = 0
+current: ContextVar[RequestInfo | None] = ContextVar("request_info", default=None)
 
 
-statements: ContextVar[StatementCounter | None] = ContextVar("statements", default=None)
+def current_request_id() -> str:
+    info = current.get()
+    return info.request_id if info is not None else "-"
+
+
+def record_cache(*, hits: int, misses: int) -> None:
+    """Count cache hits and misses against the current request."""
+    info = current.get()
+    if info is not None:
+        info.cache_hits += hits
+        info.cache_misses += misses
 
 
 def accept_request_id(sent: str | None) -> str:
@@ -32,8 +60,8 @@ def count_statements(engine: AsyncEngine) -> None:
     """Count every statement the engine sends against the current request's counter."""
 
     def before_cursor_execute(*_: Any) -> None:
-        counter = statements.get()
-        if counter is not None:
-            counter.count += 1
+        info = current.get()
+        if info is not None:
+            info.statements += 1
 
     event.listen(engine.sync_engine, "before_cursor_execute", before_cursor_execute)

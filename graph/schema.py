@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import DisableIntrospection, FieldExtension, ParserCache, SchemaExtension, ValidationCache
 
 from domain.roles import MODERATE, Permission
 from graph.errors import ValidationPhase
+from graph.limits import Limits, query_limits
 from graph.mutations.create_market import create_market
 from graph.mutations.delete_market import delete_market
 from graph.mutations.login import login
@@ -20,6 +22,7 @@ from graph.mutations.update_market import update_market
 from graph.permissions import requires, signed_in
 from graph.resolvers import markets as market_queries
 from graph.resolvers import users as user_queries
+from graph.retries import RetryTransientErrors
 from graph.scalars import SCALAR_OVERRIDES
 from graph.types.markets import MarketType
 from graph.types.positions import PositionType
@@ -48,23 +51,28 @@ class Query:
     )
 
 
+def mutation(
+    resolver: Callable[..., Any], *, permissions: Sequence[FieldExtension] = (), description: str | None = None
+) -> Any:
+    """A mutation field: its permissions, then transient database errors retried."""
+    return strawberry.mutation(
+        resolver=resolver, description=description, extensions=[*permissions, RetryTransientErrors()]
+    )
+
+
 @strawberry.type
 class Mutation:
-    sign_up = strawberry.mutation(resolver=sign_up)
-    login = strawberry.mutation(resolver=login)
-    create_market = strawberry.mutation(resolver=create_market, extensions=signed_in())
-    update_market = strawberry.mutation(resolver=update_market, extensions=signed_in())
-    delete_market = strawberry.mutation(
-        resolver=delete_market, description="Moderators and admins. Returns the id of the deleted market.",
-        extensions=requires(MODERATE),
+    sign_up = mutation(sign_up)
+    login = mutation(login)
+    create_market = mutation(create_market, permissions=signed_in())
+    update_market = mutation(update_market, permissions=signed_in())
+    delete_market = mutation(
+        delete_market, permissions=requires(MODERATE),
+        description="Moderators and admins. Returns the id of the deleted market.",
     )
-    resolve_market = strawberry.mutation(
-        resolver=resolve_market, description="Moderators and admins.", extensions=requires(MODERATE)
-    )
-    open_position = strawberry.mutation(resolver=open_position, extensions=signed_in())
-    set_user_role = strawberry.mutation(
-        resolver=set_user_role, description="Admins only.", extensions=requires(Permission.ADMIN)
-    )
+    resolve_market = mutation(resolve_market, permissions=requires(MODERATE), description="Moderators and admins.")
+    open_position = mutation(open_position, permissions=signed_in())
+    set_user_role = mutation(set_user_role, permissions=requires(Permission.ADMIN), description="Admins only.")
 
 
 class Schema(strawberry.Schema):
@@ -72,12 +80,13 @@ class Schema(strawberry.Schema):
         """Errors are classified and logged once, by the HTTP view; strawberry's own logging is off."""
 
 
-def build_schema(*, introspection: bool = True) -> Schema:
-    """The schema with parse and validation caches; introspection off when asked."""
+def build_schema(*, introspection: bool = True, limits: Limits | None = None) -> Schema:
+    """The schema with parse and validation caches and query limits; introspection off when asked."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         ValidationPhase,
+        query_limits(limits or Limits()),  # after ValidationPhase: costs only what validated
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development only: production refuses to start without its own JWT_SECRET.
@@ -22,7 +23,35 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     db_pool_size: int = Field(default=10, gt=0)
+    db_startup_timeout_seconds: float = Field(default=60.0, ge=0)
     log_level: str = "INFO"
+    # "json" or "console"; unset: JSON lines in production, console lines in development.
+    log_format: Literal["json", "console"] | None = None
+
+    redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    market_cache_ttl_seconds: int = Field(default=300, ge=0)
+
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    auth_rate_limit_per_minute: int = Field(default=10, ge=0)
+    # Comma-separated addresses or networks whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
+
+    max_query_depth: int = Field(default=10, gt=0)
+    max_aliases: int = Field(default=30, gt=0)
+    max_query_tokens: int = Field(default=5000, gt=0)
+    max_query_cost: int = Field(default=10_000, gt=0)
+    persisted_queries_only: bool = False
+
+    # Comma-separated origins allowed by CORS; "*" allows any.
+    cors_origins: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def proxies_are_addresses(cls, value: str) -> str:
+        for entry in (p.strip() for p in value.split(",")):
+            if entry:
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def production_needs_a_real_secret(self) -> Settings:
@@ -35,6 +64,18 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" if self.log_format else self.is_production
 
     @property
     def explorer_enabled(self) -> bool:

@@ -9,7 +9,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
@@ -21,6 +22,9 @@ from graph.errors import classify, is_database_down
 from graph.http import error_response
 from graph.json import dumps, loads
 from graph.loaders import Loaders
+from graph.observe import record_errors, record_operation, record_viewer
+from graph.persisted import PersistedQueries
+from graph.ratelimit import RateLimited, client_address
 from graph.schema import Schema
 from persistence.database import Session
 from persistence.unit_of_work import Repositories
@@ -36,6 +40,7 @@ class GraphQLView(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.container = container
+        self.persisted = PersistedQueries.for_container(container)
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -52,37 +57,74 @@ class GraphQLView(GraphQL[Context, None]):
         return dumps(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        repositories = Repositories(Session(self.container.engine))
+        repositories = Repositories(Session(self.container.engine), self.container.market_cache)
         context = Context(
             request=request, response=response, container=self.container, repositories=repositories,
             loaders=Loaders(repositories),
         )
         request.state.context = context
-        context.viewer = await self.viewer(request.headers.get("authorization"), context)
+        context.client_address = client_address(request, self.container.trusted_proxies)
+        pk, invalid = self.token_subject(request.headers.get("authorization"))
+        # Counted before the database is asked anything; bad tokens count against the address.
+        await self.container.rate_limiter.check_viewer(f"user:{pk}" if pk else f"address:{context.client_address}")
+        if invalid is not None:
+            raise invalid
+        context.viewer = await self.viewer(pk, context)
+        record_viewer(context.viewer)
         return context
 
-    async def viewer(self, authorization: str | None, context: Context) -> User | None:
-        """The user the bearer token names, None without a header; InvalidToken otherwise."""
+    def token_subject(self, authorization: str | None) -> tuple[int | None, InvalidToken | None]:
+        """The user pk a bearer token names, or the reason it is refused (neither without a header)."""
         if authorization is None:
+            return None, None
+        try:
+            return self.container.tokens.user_id(authorization), None
+        except InvalidToken as error:
+            return None, error
+
+    @staticmethod
+    async def viewer(pk: int | None, context: Context) -> User | None:
+        """The user a verified token names (None without one); InvalidToken if they are gone."""
+        if pk is None:
             return None
         # Not through the user loader: a cached viewer would resolve a tick before its batch-mates
         # and split their batches in two.
-        pk = self.container.tokens.user_id(authorization)
         user = (await context.repositories.users.get_many([pk])).get(pk)
         if user is None:
             raise InvalidToken("The token's user no longer exists")
         return user
 
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Not for a persisted-query GET, which carries `extensions` instead of `query`."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
+    async def execute_single(
+        self, request: Request, request_adapter: object, sub_response: Response, context: Context,
+        root_value: None, request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Resolve an automatic persisted query's text, then run it like any other."""
+        parent = super().execute_single
+        return await self.persisted.execute(
+            request_data, context,
+            lambda data: parent(request, request_adapter, sub_response, context, root_value, data),
+        )
+
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         context: Context = request.state.context
+        await record_operation(request, context.document)
         if not result.errors:
             return {"data": result.data}
         errors = [
             classify(e, validation_failed=context.validation_failed, document=context.document) for e in result.errors
         ]
+        record_errors(errors)
         if any(e["extensions"]["code"] == "SERVICE_UNAVAILABLE" for e in errors):
             context.response.status_code = 503
             context.response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        waits = [e["extensions"]["retryAfter"] for e in errors if e["extensions"]["code"] == "RATE_LIMITED"]
+        if waits:
+            context.response.status_code = 429
+            context.response.headers["Retry-After"] = str(max(waits))
         # Errors raised before execution began leave no `data` entry (GraphQL spec, "Response").
         executed = result.data is not None or any(e.path for e in result.errors)
         return {"data": result.data, "errors": errors} if executed else {"errors": errors}  # type: ignore[typeddict-item]
@@ -96,6 +138,8 @@ class GraphQLView(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = self.http_error(error)
+        except RateLimited as error:
+            response = error_response(429, str(error), "RATE_LIMITED", {"Retry-After": str(error.retry_after)})
         except InvalidToken as error:
             response = error_response(
                 401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer error="invalid_token"'}

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 
@@ -61,20 +62,45 @@ class Session:
 
     async def execute(self, statement: Executable, params: Any = None) -> CursorResult[Any]:
         async with self._lock:
-            if self._connection is None:
+            if self._connection is not None:
+                return await self._connection.execute(statement, params)
+            self._connection = await self._engine.connect()
+            try:
+                return await self._connection.execute(statement, params)
+            except DBAPIError as error:
+                # A pooled connection the server dropped fails its first statement, which
+                # therefore did nothing: run it once more on a new connection (a ping for free).
+                if not error.connection_invalidated:
+                    raise
+                await self._drop()
                 self._connection = await self._engine.connect()
-            return await self._connection.execute(statement, params)
+                return await self._connection.execute(statement, params)
 
     async def commit(self) -> None:
         if self._connection is not None:
             await self._connection.commit()
 
     async def rollback(self) -> None:
-        if self._connection is not None:
+        """Roll back; a connection that died meanwhile is simply given up (nothing to undo)."""
+        if self._connection is None:
+            return
+        try:
             await self._connection.rollback()
+        except DBAPIError:
+            await self._drop()
 
     async def close(self) -> None:
-        """Roll back whatever was not committed and give the connection back."""
+        """Roll back whatever was not committed and give the connection back (or drop a dead one)."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            await connection.close()
+        except DBAPIError:
+            await connection.invalidate()
+
+    async def _drop(self) -> None:
+        """Give up a connection known to be dead."""
         connection, self._connection = self._connection, None
         if connection is not None:
-            await connection.close()
+            await connection.invalidate()

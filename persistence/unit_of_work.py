@@ -6,19 +6,24 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.ports import MarketRepository
 from persistence.database import Session
+from persistence.repositories.cached_markets import CachingMarketRepository, MarketCache
 from persistence.repositories.markets import SqlMarketRepository
 from persistence.repositories.positions import SqlPositionRepository
 from persistence.repositories.users import SqlUserRepository
 
 
 class Repositories:
-    """The three repositories over one session."""
+    """The three repositories over one session, markets read through the cache when given one."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, market_cache: MarketCache | None = None) -> None:
         self.session = session
         self.users = SqlUserRepository(session)
-        self.markets = SqlMarketRepository(session)
+        sql_markets = SqlMarketRepository(session)
+        self.markets: MarketRepository = (
+            CachingMarketRepository(sql_markets, market_cache) if market_cache is not None else sql_markets
+        )
         self.positions = SqlPositionRepository(session)
 
 
@@ -26,14 +31,18 @@ class SqlUnitOfWork(Repositories):
     """A transaction over a session: the request's own (one connection per request, so a
     request never waits on the pool twice), or a fresh one it then closes (the CLI's)."""
 
-    def __init__(self, session: Session, *, owns_session: bool = False) -> None:
+    def __init__(
+        self, session: Session, *, owns_session: bool = False, market_cache: MarketCache | None = None
+    ) -> None:
         super().__init__(session)
+        self.markets: SqlMarketRepository = SqlMarketRepository(session)  # writes never read the cache
         self._owns_session = owns_session
+        self._market_cache = market_cache
         self._committed = False
 
     @classmethod
-    def standalone(cls, engine: AsyncEngine) -> SqlUnitOfWork:
-        return cls(Session(engine), owns_session=True)
+    def standalone(cls, engine: AsyncEngine, *, market_cache: MarketCache | None = None) -> SqlUnitOfWork:
+        return cls(Session(engine), owns_session=True, market_cache=market_cache)
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self._committed = False
@@ -48,5 +57,9 @@ class SqlUnitOfWork(Repositories):
             await self.session.close()
 
     async def commit(self) -> None:
+        """Commit, then invalidate every market written, so no reader keeps the old row."""
         await self.session.commit()
         self._committed = True
+        if self._market_cache is not None and self.markets.changed:
+            await self._market_cache.invalidate(sorted(self.markets.changed))
+        self.markets.changed.clear()

@@ -19,16 +19,27 @@ from domain.entities import User
 from domain.roles import Role
 from graph import ids
 from graph.app import create_app
-from graph.bootstrap import Container, bootstrap
+from graph.bootstrap import Container, bootstrap, make_market_cache
 from graph.passwords import Argon2Hasher
 from graph.settings import Settings
 from persistence.migrate import upgrade
 from persistence.unit_of_work import SqlUnitOfWork
+from tests.redis_server import redis_server  # noqa: F401 - a fixture for every test module
 from tests.statements import StatementLog
 
 TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 # argon2id still, with test-sized cost: the production cost is ~0.2 s per hash.
 FAST_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On SQLite, leave out tests of behaviour only PostgreSQL has (they run in CI's PostgreSQL pass)."""
+    if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        return
+    kept = [item for item in items if item.get_closest_marker("postgres_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
 
 
 def database_url() -> str:
@@ -65,7 +76,15 @@ def reset_schema(url: str) -> None:
 
 
 def test_settings(url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=url, jwt_secret=TEST_SECRET, **overrides)
+    """Settings for a test app: rate limits off unless a test turns them on; Redis from TEST_REDIS_URL."""
+    defaults: dict[str, Any] = {
+        "jwt_secret": TEST_SECRET, "redis_url": os.environ.get("TEST_REDIS_URL") or None,
+        "rate_limit_per_minute": 0, "auth_rate_limit_per_minute": 0,
+    }
+    return Settings(database_url=url, **(defaults | overrides))
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +101,10 @@ def statement_log(container: Container) -> StatementLog:
 
 @pytest.fixture(autouse=True)
 async def clean_database(container: Container) -> None:
+    """Empty tables, and a cache that remembers nothing (ids restart, so old entries would lie)."""
+    if container.redis is not None:
+        await container.redis.flushdb()
+    container.market_cache = make_market_cache(container.settings, container.redis)
     engine: AsyncEngine = container.engine
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":

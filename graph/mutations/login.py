@@ -10,5 +10,6 @@ from graph.mutations.auth_payload import AuthPayload, auth_payload
 
 async def login(info: Info, email: str, password: str) -> AuthPayload:
     container = info.context.container
+    await container.rate_limiter.check_auth(address=info.context.client_address, email=email)
     user = await users.login(uow=info.context.unit_of_work(), hasher=container.hasher, email=email, password=password)
     return auth_payload(info, user)

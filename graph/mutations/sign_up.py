@@ -10,6 +10,7 @@ from graph.mutations.auth_payload import AuthPayload, auth_payload
 
 async def sign_up(info: Info, email: str, name: str, password: str) -> AuthPayload:
     container = info.context.container
+    await container.rate_limiter.check_auth(address=info.context.client_address, email=email)
     user = await users.sign_up(
         uow=info.context.unit_of_work(), hasher=container.hasher, clock=container.clock,
         email=email, name=name, password=password,

@@ -83,6 +83,8 @@ def search_score(market: Market, text: str) -> float:
 class SqlMarketRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        # Markets this repository wrote to, for the unit of work to invalidate after commit.
+        self.changed: set[int] = set()
 
     async def add(
         self, *, name: str, description: str, end_date: datetime | None, creator_id: int, now: datetime
@@ -111,11 +113,17 @@ class SqlMarketRepository:
         if changes.require_status_in is not None:
             statement = statement.where(markets.c.status.in_([s.value for s in changes.require_status_in]))
         row = (await self._session.execute(statement.values(**values).returning(markets))).first()
-        return to_market(row) if row else None
+        if row is None:
+            return None
+        self.changed.add(market_id)
+        return to_market(row)
 
     async def delete(self, market_id: int) -> bool:
         result = await self._session.execute(delete(markets).where(markets.c.id == market_id).returning(markets.c.id))
-        return result.first() is not None
+        if result.first() is None:
+            return False
+        self.changed.add(market_id)
+        return True
 
     async def add_volume_if_open(self, market_id: int, amount: Decimal, *, now: datetime) -> bool:
         """Add to volume only while the market takes positions: one atomic row update."""
@@ -126,7 +134,10 @@ class SqlMarketRepository:
             .values(volume=markets.c.volume + literal(amount, Money()), updated_at=now)
             .returning(markets.c.id)
         )
-        return (await self._session.execute(statement)).first() is not None
+        if (await self._session.execute(statement)).first() is None:
+            return False
+        self.changed.add(market_id)
+        return True
 
     async def page(self, *, filter: MarketFilter, order: MarketOrder, request: PageRequest) -> Page[Market]:
         return await fetch_page(self._session, filtered(filter), sort_columns(order), request, to_market)

@@ -1,0 +1,146 @@
+"""Sliding-window rate limits: one atomic Redis round trip per check, shared by all instances.
+
+The window is a log of request times per key (a sorted set). A check drops entries older
+than the window, counts the rest and, under the limit, records itself: exact, with no burst
+at window edges. Redis's own clock is used, so instances with skewed clocks agree. Without
+Redis the same log lives in this process. If Redis fails the request passes (fail open): an
+outage of the limiter must not become an outage of the API.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.requests import HTTPConnection
+
+from graph.metrics import RATE_LIMITED, REDIS_FAILURES
+
+log = logging.getLogger("markets.ratelimit")
+WINDOW_SECONDS = 60.0
+
+SLIDING_LOG = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return tostring(tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return false
+"""
+
+
+class RateLimited(Exception):
+    """Over a limit; `retry_after` is how many seconds until the oldest counted request expires."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many requests: retry in {self.retry_after} s")
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": "RATE_LIMITED", "retryAfter": self.retry_after}
+
+
+class Window(Protocol):
+    async def admit(self, key: str, limit: int) -> float | None:
+        """None when admitted (and counted), else the seconds until a slot frees."""
+
+
+class RedisWindow:
+    def __init__(self, redis: Redis) -> None:
+        self._script = redis.register_script(SLIDING_LOG)
+
+    async def admit(self, key: str, limit: int) -> float | None:
+        wait = await self._script(keys=["markets:rate:" + key], args=[WINDOW_SECONDS, limit, uuid.uuid4().hex])
+        return float(wait) if wait is not None else None
+
+
+class MemoryWindow:
+    def __init__(self) -> None:
+        self._logs: dict[str, deque[float]] = {}
+
+    async def admit(self, key: str, limit: int) -> float | None:
+        now = time.monotonic()
+        entries = self._logs.setdefault(key, deque())
+        while entries and entries[0] <= now - WINDOW_SECONDS:
+            entries.popleft()
+        if len(entries) >= limit:
+            return entries[0] + WINDOW_SECONDS - now
+        entries.append(now)
+        return None
+
+
+class RateLimiter:
+    def __init__(self, window: Window, *, per_minute: int, auth_per_minute: int) -> None:
+        self._window = window
+        self.per_minute = per_minute
+        self.auth_per_minute = auth_per_minute
+
+    async def check(self, kind: str, keys: Sequence[str], limit: int) -> None:
+        """Count one request against each key; RateLimited when any is over `limit` (0: off)."""
+        if limit == 0:
+            return
+        for key in keys:
+            try:
+                wait = await self._window.admit(f"{kind}:{key}", limit)
+            except (RedisError, OSError, TimeoutError) as error:
+                log.warning("rate limiter unavailable, letting the request through: %r", error)
+                REDIS_FAILURES.labels("ratelimit").inc()
+                return
+            if wait is not None:
+                RATE_LIMITED.labels(kind).inc()
+                raise RateLimited(wait)
+
+    async def check_viewer(self, viewer_key: str) -> None:
+        await self.check("request", [viewer_key], self.per_minute)
+
+    async def check_auth(self, *, address: str, email: str) -> None:
+        """signUp and login: stricter, by client address and by the email tried."""
+        await self.check("auth", [f"address:{address}", f"email:{email.strip().lower()}"], self.auth_per_minute)
+
+
+def make_rate_limiter(redis: Redis | None, *, per_minute: int, auth_per_minute: int) -> RateLimiter:
+    window: Window = RedisWindow(redis) if redis is not None else MemoryWindow()
+    return RateLimiter(window, per_minute=per_minute, auth_per_minute=auth_per_minute)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(entries: Sequence[str]) -> list[Network]:
+    """TRUSTED_PROXIES entries (addresses or CIDR networks); ValueError names a bad one."""
+    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+
+def client_address(connection: HTTPConnection, networks: Sequence[Network]) -> str:
+    """The peer's address, or the nearest untrusted hop of X-Forwarded-For when the peer is a trusted proxy."""
+    peer = connection.client.host if connection.client else "unknown"
+    if not networks or not is_trusted(peer, networks):
+        return peer
+    hops = [h.strip() for h in connection.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop, networks):
+            return hop
+    return hops[0] if hops else peer
+
+
+def is_trusted(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)

@@ -1,0 +1,26 @@
+"""Extra app instances over the test database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from graph.app import create_app
+from graph.bootstrap import bootstrap
+from graph.passwords import Argon2Hasher
+from tests.conftest import FAST_HASHER, Api, test_settings
+
+
+@asynccontextmanager
+async def instance(database_url: str, **overrides: Any) -> AsyncIterator[Api]:
+    """Another app instance (its own engine, cache and limiter) on the same database."""
+    container = bootstrap(test_settings(database_url, **overrides), hasher=Argon2Hasher(FAST_HASHER))
+    transport = httpx.ASGITransport(app=create_app(container=container))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield Api(http=http, container=container)
+    finally:
+        await container.close()

@@ -1,0 +1,102 @@
+"""Sliding-window rate limits per viewer and for signUp/login, shared through Redis, failing open."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from graph.metrics import RATE_LIMITED, REDIS_FAILURES
+from tests.conftest import Api, codes
+from tests.redis_server import RedisServer
+from tests.servers import instance
+
+QUERY = "{ markets(first: 1) { totalCount } }"
+LOGIN = 'mutation($email: String!) { login(email: $email, password: "password123") { token } }'
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def redis_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    if request.param == "memory":
+        yield None
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        yield server.url
+
+
+def assert_limited(response: object) -> None:
+    assert response.status_code == 429  # type: ignore[attr-defined]
+    assert int(response.headers["Retry-After"]) >= 1  # type: ignore[attr-defined]
+    assert response.headers["X-Request-ID"]  # type: ignore[attr-defined]
+    assert codes(response.json()) == ["RATE_LIMITED"]  # type: ignore[attr-defined]
+
+
+async def test_each_viewer_has_a_budget_per_minute(test_database_url: str, redis_url: str | None) -> None:
+    async with instance(test_database_url, redis_url=redis_url, rate_limit_per_minute=3) as app:
+        alice, bob = await app.make_user(), await app.make_user()
+        limited_before = RATE_LIMITED.labels("request")._value.get()
+        for _ in range(3):
+            assert (await app.post(QUERY, token=alice.token)).status_code == 200
+        assert_limited(await app.post(QUERY, token=alice.token))
+        assert (await app.post(QUERY, token=bob.token)).status_code == 200  # another viewer, another budget
+        for _ in range(3):
+            assert (await app.post(QUERY)).status_code == 200  # anonymous: keyed by address
+        assert_limited(await app.post(QUERY))
+        assert RATE_LIMITED.labels("request")._value.get() == limited_before + 2
+
+
+async def test_login_is_limited_by_address_and_by_email(test_database_url: str, redis_url: str | None) -> None:
+    async with instance(
+        test_database_url, redis_url=redis_url, auth_rate_limit_per_minute=2, trusted_proxies="127.0.0.1"
+    ) as app:
+        await app.make_user(email="victim@example.com")
+        for n in range(2):
+            forwarded = {"X-Forwarded-For": f"10.0.0.{n}"}
+            response = await app.post(LOGIN, {"email": "victim@example.com"}, headers=forwarded)
+            assert response.status_code == 200 and "errors" not in response.json()
+        # A third address still may not try this email again.
+        assert_limited(await app.post(LOGIN, {"email": "victim@example.com"}, headers={"X-Forwarded-For": "10.0.0.9"}))
+        # One address may not try many emails either.
+        for n in range(2):
+            await app.post(LOGIN, {"email": f"other{n}@example.com"}, headers={"X-Forwarded-For": "10.0.1.1"})
+        assert_limited(await app.post(LOGIN, {"email": "fresh@example.com"}, headers={"X-Forwarded-For": "10.0.1.1"}))
+
+
+async def test_forwarded_for_counts_only_from_trusted_proxies(test_database_url: str) -> None:
+    async with instance(test_database_url, rate_limit_per_minute=2) as app:  # no TRUSTED_PROXIES
+        for n in range(2):
+            assert (await app.post(QUERY, headers={"X-Forwarded-For": f"10.9.9.{n}"})).status_code == 200
+        assert_limited(await app.post(QUERY, headers={"X-Forwarded-For": "10.9.9.7"}))
+
+
+async def test_the_limit_holds_across_instances(test_database_url: str, redis_server: RedisServer) -> None:
+    async with instance(test_database_url, redis_url=redis_server.url, rate_limit_per_minute=3) as first, \
+            instance(test_database_url, redis_url=redis_server.url, rate_limit_per_minute=3) as second:
+        member = await first.make_user()
+        assert (await first.post(QUERY, token=member.token)).status_code == 200
+        assert (await second.post(QUERY, token=member.token)).status_code == 200
+        assert (await first.post(QUERY, token=member.token)).status_code == 200
+        assert_limited(await second.post(QUERY, token=member.token))
+
+
+async def test_bad_tokens_are_limited_by_address_before_the_401(test_database_url: str) -> None:
+    async with instance(test_database_url, rate_limit_per_minute=2) as app:
+        for _ in range(2):
+            assert (await app.post(QUERY, token="not-a-token")).status_code == 401
+        assert_limited(await app.post(QUERY, token="not-a-token"))
+
+
+async def test_an_unreachable_redis_lets_requests_through(test_database_url: str) -> None:
+    failures = REDIS_FAILURES.labels("ratelimit")._value.get()
+    async with instance(
+        test_database_url, redis_url="redis://127.0.0.1:1/0", rate_limit_per_minute=1, redis_timeout_seconds=0.1
+    ) as app:
+        for _ in range(3):
+            assert (await app.post(QUERY)).status_code == 200
+    assert REDIS_FAILURES.labels("ratelimit")._value.get() >= failures + 3
+
+
+async def test_zero_turns_the_limits_off(api: Api) -> None:
+    # The suite's own settings: RATE_LIMIT_PER_MINUTE=0 and AUTH_RATE_LIMIT_PER_MINUTE=0.
+    for _ in range(30):
+        assert (await api.post(LOGIN, {"email": "nobody@example.com"})).status_code == 200
