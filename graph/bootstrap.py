@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.auth import TokenService
 from graph.cursors import CursorCodec
+from graph.metrics import count_cache_lookups, count_redis_failure
 from graph.passwords import Argon2Hasher
 from graph.ratelimit import Network, RateLimiter, make_rate_limiter, parse_networks
 from graph.settings import Settings
-from graph.metrics import count_cache_lookups, count_redis_failure
 from persistence.database import make_engine
 from persistence.market_cache import MarketStore, MemoryMarketStore, RedisMarketStore
 from persistence.repositories.cached_markets import MarketCache

@@ -21,6 +21,8 @@ from domain.roles import Role
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 DEMO_PASSWORD = "password123"
+# On SIGTERM, in-flight requests get this long to finish.
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 class CliError(Exception):
@@ -57,6 +59,11 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     config = logged_settings()
+    if args.workers > 1 and not config.redis_url and config.market_cache_ttl_seconds:
+        # Workers without Redis cannot tell each other about writes: an in-process cache
+        # would serve one worker's stale copy after another's write.
+        print("markets: several workers without REDIS_URL: the market cache is off", file=sys.stderr)
+        os.environ["MARKET_CACHE_TTL_SECONDS"] = "0"
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     # Set before uvicorn spawns the workers: prometheus_client reads it when first imported.
     metrics_dir = fresh_metrics_dir() if args.workers > 1 else None
@@ -64,7 +71,7 @@ def serve(args: argparse.Namespace) -> None:
         uvicorn.run(
             "graph.cli:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
             loop="uvloop", http="httptools", log_level=config.log_level.lower(), access_log=False,
-            log_config=None,
+            log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
     finally:
         if metrics_dir is not None:
@@ -136,6 +143,35 @@ async def seed(args: argparse.Namespace) -> None:
     await with_container(work)
 
 
+async def persist_query(args: argparse.Namespace) -> None:
+    from graphql import GraphQLError, parse, validate
+
+    from graph.persisted import make_store, register
+    from graph.schema import build_schema
+
+    text = read_document(args.file)
+    try:
+        errors = validate(build_schema()._schema, parse(text))
+    except GraphQLError as error:
+        errors = [error]
+    if errors:
+        raise CliError(f"{args.file} is not a valid document: {errors[0].message}")
+
+    async def work(container: Any) -> None:
+        if container.redis is None:
+            raise CliError("persisted queries outlive this command only in Redis: set REDIS_URL")
+        print(await register(make_store(container), text))
+
+    await with_container(work)
+
+
+def read_document(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+
+
 def export_schema(args: argparse.Namespace) -> None:
     from strawberry.printer import print_schema
 
@@ -188,6 +224,11 @@ def parser() -> argparse.ArgumentParser:
     fill.add_argument("--seed", type=int, default=42)
     fill.add_argument("--if-empty", action="store_true", help="do nothing when the database has users")
     fill.set_defaults(handler=seed)
+    persist = commands.add_parser(
+        "persist-query", help="store a document for PERSISTED_QUERIES_ONLY and print its sha256 hash (needs REDIS_URL)"
+    )
+    persist.add_argument("--file", required=True, help="a file holding one GraphQL document")
+    persist.set_defaults(handler=persist_query)
     export = commands.add_parser("export-schema", help=f"write {SCHEMA_FILE.name} at the project root")
     export.add_argument("--check", action="store_true", help="exit non-zero when the file is stale")
     export.set_defaults(handler=export_schema)

@@ -38,7 +38,8 @@ def retrying(on_retry: Callable[[], Awaitable[None]]) -> AsyncRetrying:
 
     return AsyncRetrying(
         retry=retry_if_exception(is_transient), stop=stop_after_attempt(ATTEMPTS),
-        wait=wait_exponential_jitter(initial=0.05, max=1.0), before_sleep=before_sleep, reraise=True,
+        wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05), before_sleep=before_sleep,
+        reraise=True,
     )
 
 

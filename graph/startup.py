@@ -27,7 +27,7 @@ async def wait_for_database(engine: AsyncEngine, *, timeout_seconds: float) -> b
     then serves anyway: requests get 503 and /readyz says so, until the database is back)."""
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(Exception), stop=stop_after_delay(timeout_seconds),
-        wait=backoff(initial=0.1, max=5.0), before_sleep=report,
+        wait=backoff(multiplier=0.1, max=5.0, jitter=0.1), before_sleep=report,
     )
     try:
         async for attempt in retrying:
