@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.events import AfterCommit, MarketWrites
 from graph.auth import TokenService
 from graph.cursors import CursorCodec
 from graph.metrics import count_cache_lookups, count_redis_failure
@@ -19,6 +21,8 @@ from persistence.database import make_engine
 from persistence.market_cache import MarketStore, MemoryMarketStore, RedisMarketStore
 from persistence.repositories.cached_markets import MarketCache
 from persistence.unit_of_work import SqlUnitOfWork
+
+log = logging.getLogger("markets.commits")
 
 
 def utc_now() -> datetime:
@@ -39,9 +43,25 @@ class Container:
     rate_limiter: RateLimiter = field(default_factory=lambda: make_rate_limiter(None, per_minute=0, auth_per_minute=0))
     trusted_proxies: list[Network] = field(default_factory=list)
 
+    # Run after every commit that wrote markets, after the cache is invalidated.
+    commit_listeners: list[AfterCommit] = field(default_factory=list)
+
     def unit_of_work(self) -> SqlUnitOfWork:
         """A unit of work on its own connection (for the CLI; requests use their context's)."""
-        return SqlUnitOfWork.standalone(self.engine, market_cache=self.market_cache)
+        return SqlUnitOfWork.standalone(self.engine, after_commit=self.after_commit)
+
+    async def after_commit(self, writes: MarketWrites) -> None:
+        """Invalidate the cache first (a read after the write must see it), then tell the listeners.
+
+        The write is committed already: a listener that fails is logged, never the client's error.
+        """
+        if self.market_cache is not None:
+            await self.market_cache.after_commit(writes)
+        for listener in self.commit_listeners:
+            try:
+                await listener(writes)
+            except Exception:
+                log.exception("after-commit listener %r failed", listener)
 
     async def close(self) -> None:
         await self.engine.dispose()

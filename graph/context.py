@@ -29,4 +29,4 @@ class Context:
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A transaction on this request's connection."""
-        return SqlUnitOfWork(self.repositories.session, market_cache=self.container.market_cache)
+        return SqlUnitOfWork(self.repositories.session, after_commit=self.container.after_commit)

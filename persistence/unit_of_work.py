@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.events import AfterCommit, MarketWrites
 from domain.ports import MarketRepository
 from persistence.database import Session
 from persistence.repositories.cached_markets import CachingMarketRepository, MarketCache
@@ -32,17 +33,17 @@ class SqlUnitOfWork(Repositories):
     request never waits on the pool twice), or a fresh one it then closes (the CLI's)."""
 
     def __init__(
-        self, session: Session, *, owns_session: bool = False, market_cache: MarketCache | None = None
+        self, session: Session, *, owns_session: bool = False, after_commit: AfterCommit | None = None
     ) -> None:
         super().__init__(session)
         self.markets: SqlMarketRepository = SqlMarketRepository(session)  # writes never read the cache
         self._owns_session = owns_session
-        self._market_cache = market_cache
+        self._after_commit = after_commit
         self._committed = False
 
     @classmethod
-    def standalone(cls, engine: AsyncEngine, *, market_cache: MarketCache | None = None) -> SqlUnitOfWork:
-        return cls(Session(engine), owns_session=True, market_cache=market_cache)
+    def standalone(cls, engine: AsyncEngine, *, after_commit: AfterCommit | None = None) -> SqlUnitOfWork:
+        return cls(Session(engine), owns_session=True, after_commit=after_commit)
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self._committed = False
@@ -57,9 +58,9 @@ class SqlUnitOfWork(Repositories):
             await self.session.close()
 
     async def commit(self) -> None:
-        """Commit, then invalidate every market written, so no reader keeps the old row."""
+        """Commit, then announce what was written (caches invalidate, subscribers hear of it)."""
         await self.session.commit()
         self._committed = True
-        if self._market_cache is not None and self.markets.changed:
-            await self._market_cache.invalidate(sorted(self.markets.changed))
-        self.markets.changed.clear()
+        writes, self.markets.writes = self.markets.writes, MarketWrites()
+        if writes and self._after_commit is not None:
+            await self._after_commit(writes)

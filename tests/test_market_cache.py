@@ -139,7 +139,7 @@ async def test_a_slow_reader_cannot_put_back_a_row_a_writer_replaced(api: Api, s
     slow = GatedRepository(session, gate=asyncio.Event())
     reader = asyncio.create_task(CachingMarketRepository(slow, cache).get_many([pk]))
     await slow.read_done.wait()  # the reader holds the old row; now a writer replaces it
-    async with SqlUnitOfWork.standalone(api.container.engine, market_cache=cache) as writer:
+    async with SqlUnitOfWork.standalone(api.container.engine, after_commit=cache.after_commit) as writer:
         await writer.markets.update(pk, MarketChanges(name="New name"), now=api.container.clock())
         await writer.commit()
     slow.gate.set()

@@ -11,6 +11,7 @@ from decimal import Decimal
 from redis.exceptions import RedisError
 
 from domain.entities import Market, MarketStatus
+from domain.events import MarketWrites
 from domain.pagination import MarketFilter, MarketOrder, Page, PageRequest
 from domain.ports import MarketChanges, MarketRepository
 from persistence.market_cache import Generation, MarketStore
@@ -18,6 +19,7 @@ from persistence.market_cache import Generation, MarketStore
 log = logging.getLogger("markets.cache")
 
 STORE_ERRORS = (RedisError, OSError, TimeoutError)
+FLIGHT_LINGER_SECONDS = 1.0
 
 
 class MarketCache:
@@ -56,6 +58,9 @@ class MarketCache:
             await self.store.store(markets, generations)
         except STORE_ERRORS as error:
             self._failed(error)
+
+    async def after_commit(self, writes: MarketWrites) -> None:
+        await self.invalidate(sorted(writes.touched()))
 
     async def invalidate(self, ids: Sequence[int]) -> None:
         """Forget these markets everywhere; called after the writing transaction commits."""
@@ -105,16 +110,18 @@ class CachingMarketRepository:
             flights[(market_id, mine[market_id])] = future
         try:
             loaded = dict(await self._inner.get_many(list(mine))) if mine else {}
-            for market_id, future in futures.items():
-                future.set_result(loaded.get(market_id))
         except BaseException as error:
-            for future in futures.values():
+            for market_id, future in futures.items():
                 future.set_exception(error)
                 future.exception()  # retrieved here, so waiters alone report it
-            raise
-        finally:
-            for market_id in futures:
                 flights.pop((market_id, mine[market_id]), None)
+            raise
+        loop = asyncio.get_running_loop()
+        for market_id, future in futures.items():
+            future.set_result(loaded.get(market_id))
+            # A reader whose miss crossed this read in flight may still join it a moment later:
+            # same market, same generation, so the same answer a database read would give.
+            loop.call_later(FLIGHT_LINGER_SECONDS, flights.pop, (market_id, mine[market_id]), None)
         await self._cache.fill(list(loaded.values()), mine)
         shared = {i: await f for i, f in joined.items()}
         return loaded | {i: m for i, m in shared.items() if m is not None}

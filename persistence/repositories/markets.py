@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, delete, func, insert, literal, or_, select, update
 
 from domain.entities import Market, MarketStatus, Outcome
+from domain.events import MarketWrites
 from domain.pagination import MarketFilter, MarketOrder, MarketSortField, Page, PageRequest, SortDirection
 from domain.ports import MarketChanges
 from persistence.database import Session
@@ -83,8 +84,8 @@ def search_score(market: Market, text: str) -> float:
 class SqlMarketRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
-        # Markets this repository wrote to, for the unit of work to invalidate after commit.
-        self.changed: set[int] = set()
+        # What this repository wrote, for the unit of work to announce after commit.
+        self.writes = MarketWrites()
 
     async def add(
         self, *, name: str, description: str, end_date: datetime | None, creator_id: int, now: datetime
@@ -93,7 +94,9 @@ class SqlMarketRepository:
             name=name, description=description, status=MarketStatus.ACTIVE.value, volume=Decimal("0"),
             end_date=end_date, creator_id=creator_id, created_at=now, updated_at=now,
         ).returning(markets)
-        return to_market((await self._session.execute(statement)).one())
+        market = to_market((await self._session.execute(statement)).one())
+        self.writes.created.add(market.id)
+        return market
 
     async def get_many(self, ids: Sequence[int]) -> Mapping[int, Market]:
         return await get_many(self._session, markets, ids, to_market)
@@ -115,14 +118,14 @@ class SqlMarketRepository:
         row = (await self._session.execute(statement.values(**values).returning(markets))).first()
         if row is None:
             return None
-        self.changed.add(market_id)
+        self.writes.record_update(market_id, set(values) - {"updated_at"})
         return to_market(row)
 
     async def delete(self, market_id: int) -> bool:
         result = await self._session.execute(delete(markets).where(markets.c.id == market_id).returning(markets.c.id))
         if result.first() is None:
             return False
-        self.changed.add(market_id)
+        self.writes.deleted.add(market_id)
         return True
 
     async def add_volume_if_open(self, market_id: int, amount: Decimal, *, now: datetime) -> bool:
@@ -136,7 +139,7 @@ class SqlMarketRepository:
         )
         if (await self._session.execute(statement)).first() is None:
             return False
-        self.changed.add(market_id)
+        self.writes.record_update(market_id, {"volume"})
         return True
 
     async def page(self, *, filter: MarketFilter, order: MarketOrder, request: PageRequest) -> Page[Market]:
