@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from domain.entities import Market, MarketStatus, Position, User
-from domain.pagination import MarketOrder
+from domain.pagination import MarketFilter, MarketOrder
 from domain.roles import Role
 from graph.cursors import CursorCodec
 from graph.resolvers.markets import cursor_scope
@@ -482,7 +482,7 @@ async def test_cursor_signed_with_another_secret_is_bad_user_input(api: Api, cat
     page = await markets_page(api, first=3)
     # A well-formed cursor for the same ordering, signed with a key the server does not have.
     real = api.container.cursors
-    scope = cursor_scope(None, MarketOrder())
+    scope = cursor_scope(MarketFilter(), MarketOrder())
     forged = CursorCodec("some-other-secret-of-enough-length!!").encode(scope, (BASE, 1))
     assert real.decode(page["pageInfo"]["endCursor"], scope, argument="after") is not None
     body = await api.gql(MARKETS, {"first": 3, "after": forged})

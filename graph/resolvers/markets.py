@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from enum import Enum
 
 import strawberry
 from strawberry.types import Info
@@ -30,13 +33,18 @@ def domain_filter(given: MarketFilterInput | None) -> MarketFilter:
     )
 
 
-def cursor_scope(where: MarketFilterInput | None, order: MarketOrder) -> str:
+def plain(value: object) -> object:
+    """A filter value as it names a cursor's scope: one spelling per meaning (instants in UTC)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value
+
+
+def cursor_scope(where: MarketFilter, order: MarketOrder) -> str:
     """Cursors belong to one ordering and filter; this string names the pair."""
-    given = {}
-    if where is not None:
-        given = {k: v for k, v in vars(where).items() if v is not None}
-        given = {k: (v.value if hasattr(v, "value") else v.isoformat() if hasattr(v, "isoformat") else v)
-                 for k, v in given.items()}
+    given = {name: plain(value) for name, value in asdict(where).items() if value not in (None, False)}
     return json.dumps(["markets", order.field.value, order.direction.value, given], sort_keys=True)
 
 
@@ -45,9 +53,9 @@ async def markets(
     first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
 ) -> Connection[MarketType]:
     order = MarketOrder(order_by.field, order_by.direction) if order_by is not None else MarketOrder()
-    scope = cursor_scope(filter, order)
-    request = relay_request(info, scope=scope, first=first, after=after, last=last, before=before)
     where = domain_filter(filter)
+    scope = cursor_scope(where, order)
+    request = relay_request(info, scope=scope, first=first, after=after, last=last, before=before)
     repository = info.context.repositories.markets
     page = await repository.page(filter=where, order=order, request=request)
     found = connection(
