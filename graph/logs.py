@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -45,10 +46,15 @@ def shared_processors() -> list[Processor]:
     ]
 
 
+def json_line(event: EventDict, **_: object) -> str:
+    """orjson for the per-request line: several times faster than the stdlib encoder."""
+    return orjson.dumps(event, default=str).decode()
+
+
 def formatter(*, json: bool, colors: bool = False) -> structlog.stdlib.ProcessorFormatter:
     """The one formatter: a JSON object per line, or a console line with the traceback below."""
     renderer: list[Processor] = (
-        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer(serializer=json_line)]
         if json else [structlog.dev.ConsoleRenderer(colors=colors)]
     )
     return structlog.stdlib.ProcessorFormatter(
