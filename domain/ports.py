@@ -1,4 +1,5 @@
-"""The ports the domain needs: repositories, a unit of work, password hashing, a clock."""
+"""The ports the domain needs: repositories, a unit of work, password hashing, a clock, and for
+search and background work an embedder, a vector index and a job queue."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from domain.entities import Market, MarketStatus, Outcome, Position, User
 from domain.pagination import MarketFilter, MarketOrder, Page, PageRequest
@@ -51,7 +55,8 @@ class MarketRepository(Protocol):
         self, creator_ids: Sequence[int], request: PageRequest
     ) -> Mapping[int, Page[Market]]: ...
     async def count_by_creator(self, creator_ids: Sequence[int]) -> Mapping[int, int]: ...
-    async def search(self, *, text: str, status: MarketStatus | None, limit: int) -> list[tuple[Market, float]]: ...
+    async def close_expired(self, *, now: datetime) -> list[int]:
+        """Close every ACTIVE market whose end date has passed; the ids closed."""
 
 
 class PositionRepository(Protocol):
@@ -73,6 +78,7 @@ class UnitOfWork(Protocol):
     users: UserRepository
     markets: MarketRepository
     positions: PositionRepository
+    embeddings: EmbeddingRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -90,3 +96,101 @@ class PasswordHasher(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+# One unit-length float32 row per text.
+Vectors = NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Texts to vectors; `name` and `dimension` tell one model's vectors from another's."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def dimension(self) -> int: ...
+    async def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """A market's row in the search index. `status` None marks a market that is gone (a
+    tombstone, so other processes learn of the deletion); `vector` is None when not read."""
+
+    market_id: int
+    embedder: str
+    dimension: int
+    content_hash: str
+    status: MarketStatus | None
+    indexed_at: datetime
+    vector: Vectors | None = None
+
+    @property
+    def removed(self) -> bool:
+        return self.status is None
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """A vector and the market text it was computed from (stored only while that text holds)."""
+
+    market: Market
+    embedder: str
+    vector: Vectors
+    content_hash: str
+
+    @property
+    def dimension(self) -> int:
+        return int(self.vector.shape[0])
+
+
+class EmbeddingRepository(Protocol):
+    async def get_many(self, market_ids: Sequence[int]) -> Mapping[int, IndexEntry]:
+        """Entries without their vectors."""
+    async def store_if_current(self, embedding: Embedding, *, now: datetime) -> bool:
+        """Store the vector unless the market's name or description changed meanwhile (or it is gone)."""
+    async def store_many(self, embeddings: Sequence[Embedding], *, now: datetime) -> None: ...
+    async def set_status(self, market_id: int, status: MarketStatus, *, now: datetime) -> None: ...
+    async def remove(self, market_id: int, *, now: datetime) -> bool: ...
+    async def remove_orphans(self, *, now: datetime) -> int:
+        """Tombstone the entries of markets that no longer exist."""
+    async def purge_removed(self, *, before: datetime) -> int: ...
+    async def changed_since(self, since: datetime | None, *, after_id: int, limit: int) -> list[IndexEntry]:
+        """Entries, vectors included, indexed after `since` (all when None), by market id after `after_id`."""
+    async def markets_with_entries(self, *, after_id: int, limit: int) -> list[tuple[Market, IndexEntry | None]]:
+        """Markets by id after `after_id`, each with its entry (no vector) if it has one."""
+
+
+class VectorIndex(Protocol):
+    async def nearest(self, vector: Vectors, *, status: MarketStatus | None, limit: int) -> list[tuple[int, float]]:
+        """Market ids and scores in [0, 1], best first."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    queued: int
+    active: int
+    # Waiting for their time: retries in backoff, the next periodic runs.
+    scheduled: int
+    failed: int
+    workers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedJob:
+    id: str
+    function: str
+    kwargs: Mapping[str, object]
+    attempts: int
+    error: str
+    failed_at: datetime | None
+
+
+class JobQueue(Protocol):
+    @property
+    def backend(self) -> str: ...
+    async def enqueue(self, function: str, **kwargs: object) -> str:
+        """Queue a job; its id."""
+    async def stats(self) -> QueueStats: ...
+    async def failed(self, limit: int = 20) -> list[FailedJob]:
+        """The jobs that failed every attempt, newest first."""

@@ -11,8 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from graph import background
 from graph.bootstrap import Container, bootstrap
 from graph.cors import cors_middleware
+from graph.frontend import frontend_routes
 from graph.health import healthz, readyz
 from graph.http import error_response
 from graph.limits import Limits
@@ -46,7 +48,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await wait_for_database(container.engine, timeout_seconds=container.settings.db_startup_timeout_seconds)
+        await background.start(container)  # the embedder loads; without Redis, the job worker runs
         yield
+        await background.stop(container)
         await container.close()
 
     app = Starlette(
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            *frontend_routes(container.settings),
         ],
         middleware=[
             Middleware(RequestContextMiddleware),

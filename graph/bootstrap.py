@@ -11,8 +11,11 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.events import AfterCommit, MarketWrites
+from domain.ports import JobQueue
+from graph import background
 from graph.auth import TokenService
 from graph.cursors import CursorCodec
+from graph.events import Broadcaster, make_broadcaster
 from graph.metrics import count_cache_lookups, count_redis_failure
 from graph.passwords import Argon2Hasher
 from graph.ratelimit import Network, RateLimiter, make_rate_limiter, parse_networks
@@ -45,6 +48,14 @@ class Container:
 
     # Run after every commit that wrote markets, after the cache is invalidated.
     commit_listeners: list[AfterCommit] = field(default_factory=list)
+    # Set by graph.background.wire: the embedder and vector index, the job queue.
+    search: background.SearchServices = field(init=False)
+    jobs: JobQueue = field(init=False)
+    # Market events for subscriptions (graph.events): its publisher is the first commit listener.
+    events: Broadcaster = field(default_factory=Broadcaster)
+
+    def __post_init__(self) -> None:
+        self.commit_listeners.insert(0, self.events.publish)
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A unit of work on its own connection (for the CLI; requests use their context's)."""
@@ -64,6 +75,8 @@ class Container:
                 log.exception("after-commit listener %r failed", listener)
 
     async def close(self) -> None:
+        background.close(self)
+        await self.events.close()
         await self.engine.dispose()
         if self.redis is not None:
             await self.redis.aclose()
@@ -95,7 +108,7 @@ def make_market_cache(settings: Settings, redis: Redis | None) -> MarketCache | 
 def bootstrap(settings: Settings, *, hasher: Argon2Hasher | None = None) -> Container:
     """Wire the process's engine, Redis client, token service, cursor codec and hasher."""
     redis = make_redis(settings)
-    return Container(
+    container = Container(
         settings=settings,
         engine=make_engine(settings.database_url, pool_size=settings.db_pool_size),
         tokens=TokenService(secret=settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds),
@@ -103,8 +116,11 @@ def bootstrap(settings: Settings, *, hasher: Argon2Hasher | None = None) -> Cont
         hasher=hasher or Argon2Hasher(),
         redis=redis,
         market_cache=make_market_cache(settings, redis),
+        events=make_broadcaster(settings, redis),
         rate_limiter=make_rate_limiter(
             redis, per_minute=settings.rate_limit_per_minute, auth_per_minute=settings.auth_rate_limit_per_minute
         ),
         trusted_proxies=parse_networks(settings.trusted_proxy_list),
     )
+    background.wire(container)
+    return container

@@ -1,4 +1,4 @@
-"""The `markets` command: serve, migrate, create-user, token, seed, export-schema."""
+"""The `markets` command: serve, worker, migrate, create-user, token, seed, reindex, jobs, export-schema."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,9 @@ def serve(args: argparse.Namespace) -> None:
         # would serve one worker's stale copy after another's write.
         print("markets: several workers without REDIS_URL: the market cache is off", file=sys.stderr)
         os.environ["MARKET_CACHE_TTL_SECONDS"] = "0"
+    if args.workers > 1 and not config.redis_url:
+        print("markets: several workers without REDIS_URL: a subscriber sees only its own worker's writes",
+              file=sys.stderr)
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     # Set before uvicorn spawns the workers: prometheus_client reads it when first imported.
     metrics_dir = fresh_metrics_dir() if args.workers > 1 else None
@@ -165,6 +169,73 @@ async def persist_query(args: argparse.Namespace) -> None:
     await with_container(work)
 
 
+async def worker(args: argparse.Namespace) -> None:
+    from redis.exceptions import RedisError
+
+    from graph.background import run_worker
+
+    config = logged_settings()
+    if not config.redis_url:
+        raise CliError("the worker takes jobs from Redis: set REDIS_URL (without it, `markets serve` runs them itself)")
+
+    async def work(container: Any) -> None:
+        try:
+            await run_worker(container, concurrency=args.concurrency or config.job_concurrency)
+        except RedisError as error:
+            raise CliError(f"cannot reach Redis: {error}") from None
+
+    await with_container(work)
+
+
+async def reindex(args: argparse.Namespace) -> None:
+    import time
+
+    from domain.services.search import reindex as run
+
+    async def work(container: Any) -> None:
+        embedder, started = container.search.embedder, time.monotonic()
+        with reindex_progress(embedder.name) as update:
+            report = await run(unit_of_work=container.unit_of_work, embedder=embedder, clock=container.clock,
+                               everything=args.all, progress=update)
+        print(f"indexed {report.indexed} markets with {embedder.name} in {time.monotonic() - started:.1f} s "
+              f"({report.unchanged} already current, {report.removed} deleted ones dropped)")
+
+    await with_container(work)
+
+
+@contextmanager
+def reindex_progress(embedder: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar; yields the function that moves it (markets done, markets in all)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(f"indexing with {embedder}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns) as progress:
+        task = progress.add_task("reindex", total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+async def list_jobs(args: argparse.Namespace) -> None:
+    from redis.exceptions import RedisError
+
+    from jobs.functions import last_line
+
+    async def work(container: Any) -> None:
+        if container.redis is None:
+            raise CliError("without REDIS_URL jobs live in the server's memory: see its /readyz and /metrics")
+        try:
+            stats, failed = await container.jobs.stats(), await container.jobs.failed(args.limit)
+        except RedisError as error:
+            raise CliError(f"cannot reach Redis: {error}") from None
+        print(f"queued {stats.queued}, active {stats.active}, scheduled {stats.scheduled}, "
+              f"failed {stats.failed}, workers {stats.workers}")
+        for job in failed:
+            arguments = ", ".join(f"{k}={v!r}" for k, v in job.kwargs.items())
+            when = job.failed_at.isoformat(timespec="seconds") if job.failed_at else "-"
+            print(f"{when} {job.id} {job.function}({arguments}) after {job.attempts} attempts: {last_line(job.error)}")
+
+    await with_container(work)
+
+
 def read_document(path: str) -> str:
     try:
         return Path(path).read_text()
@@ -229,6 +300,15 @@ def parser() -> argparse.ArgumentParser:
     )
     persist.add_argument("--file", required=True, help="a file holding one GraphQL document")
     persist.set_defaults(handler=persist_query)
+    work = commands.add_parser("worker", help="run background jobs from Redis (several may run at once)")
+    work.add_argument("--concurrency", type=count, default=0, help="jobs at a time (default: JOB_CONCURRENCY)")
+    work.set_defaults(handler=worker)
+    index = commands.add_parser("reindex", help="index markets for searchMarkets, with a progress bar")
+    index.add_argument("--all", action="store_true", help="re-encode every market, not only missing or stale ones")
+    index.set_defaults(handler=reindex)
+    queue = commands.add_parser("jobs", help="queue depth and the failed jobs kept for inspection (needs REDIS_URL)")
+    queue.add_argument("--limit", type=count, default=20, help="failed jobs to list, newest first")
+    queue.set_defaults(handler=list_jobs)
     export = commands.add_parser("export-schema", help=f"write {SCHEMA_FILE.name} at the project root")
     export.add_argument("--check", action="store_true", help="exit non-zero when the file is stale")
     export.set_defaults(handler=export_schema)

@@ -48,9 +48,22 @@ async def redis_state(container: Container) -> str:
     return "down"
 
 
+async def queue_state(container: Container) -> dict[str, object]:
+    """Where jobs run, the queue depth and the failed jobs kept (null when the queue cannot be read)."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            stats = await container.jobs.stats()
+    except Exception:  # noqa: BLE001 - reported, never fatal: requests are served without the queue
+        return {"jobs": container.jobs.backend, "queue_depth": None, "failed_jobs": None}
+    return {"jobs": container.jobs.backend, "queue_depth": stats.queued, "failed_jobs": stats.failed}
+
+
 async def readyz(request: Request) -> JSONResponse:
-    """200 while the database answers (Redis is reported, never required), 503 otherwise."""
+    """200 while the database answers (Redis, the embedder, the job queue are reported, never
+    required), 503 otherwise."""
     container: Container = request.app.state.container
-    database, redis = await asyncio.gather(database_state(container), redis_state(container))
-    states = {"database": database, "redis": redis}
+    database, redis, queue = await asyncio.gather(
+        database_state(container), redis_state(container), queue_state(container)
+    )
+    states = {"database": database, "redis": redis, "embedder": container.search.embedder.name, **queue}
     return JSONResponse(states, status_code=200 if database == "ok" else 503)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import re
@@ -26,12 +27,44 @@ from starlette.responses import Response
 
 from graph.requests import RequestInfo, record_cache
 
+QUEUE_READ_TIMEOUT_SECONDS = 1.0
 REDIS_FAILURES = Counter(
     "markets_redis_failures_total", "Redis calls that failed or timed out (the request went on without Redis)",
     ["component"],
 )
 RATE_LIMITED = Counter("markets_rate_limited_total", "Requests refused by a rate limit", ["limit"])
 CACHE_LOOKUPS = Counter("markets_cache_lookups_total", "Market cache lookups", ["result"])
+
+
+JOBS_FINISHED = Counter(
+    "markets_jobs_finished_total", "Job attempts this process ran, by function and outcome (complete, retried, failed)",
+    ["function", "outcome"],
+)
+# Read from the queue at scrape time (Redis: shared by every instance, so the same everywhere).
+QUEUE_JOBS = Gauge(
+    "markets_job_queue_jobs", "Jobs in the queue by state: queued (the depth), active, scheduled (retries, periodic)",
+    ["state"], multiprocess_mode="max",
+)
+FAILED_JOBS = Gauge(
+    "markets_jobs_failed", "Jobs that failed every attempt and are kept for inspection", multiprocess_mode="max",
+)
+
+
+def count_job(function: str, outcome: str) -> None:
+    JOBS_FINISHED.labels(function, outcome).inc()
+
+
+async def record_queue(jobs: Any) -> None:
+    """Set the queue gauges from the job queue; left as they were when it cannot be read."""
+    try:
+        async with asyncio.timeout(QUEUE_READ_TIMEOUT_SECONDS):
+            stats = await jobs.stats()
+    except Exception:  # noqa: BLE001 - Redis down: the scrape still answers
+        REDIS_FAILURES.labels("jobs").inc()
+        return
+    for state in ("queued", "active", "scheduled"):
+        QUEUE_JOBS.labels(state).set(getattr(stats, state))
+    FAILED_JOBS.set(stats.failed)
 
 
 def count_cache_lookups(hits: int, misses: int) -> None:
@@ -72,6 +105,13 @@ STATEMENTS = Histogram(
 POOL_CHECKED_OUT = Gauge(
     "markets_db_pool_checked_out_connections", "Database connections checked out of the pool",
     multiprocess_mode="livesum",
+)
+SUBSCRIPTIONS = Gauge(
+    "markets_subscriptions_active", "GraphQL subscriptions being served over WebSocket", multiprocess_mode="livesum",
+)
+WEBSOCKET_DROPS = Counter(
+    "markets_websocket_drops_total", "WebSockets the server closed on its own (slow consumer, ping timeout…)",
+    ["reason"],
 )
 
 
@@ -136,7 +176,8 @@ def scrape_registry() -> CollectorRegistry:
     return registry
 
 
-async def metrics_endpoint(_: Request) -> Response:
+async def metrics_endpoint(request: Request) -> Response:
     """GET /metrics in the Prometheus text format (the files are read off the event loop)."""
+    await record_queue(request.app.state.container.jobs)
     body = await anyio.to_thread.run_sync(generate_latest, scrape_registry())
     return Response(body, media_type=CONTENT_TYPE_LATEST)

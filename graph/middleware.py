@@ -72,7 +72,7 @@ class BodyLimitMiddleware:
         if body is None:
             await self.too_large(scope, receive, send)
             return
-        await self.app(scope, self.replay(body), send)
+        await self.app(scope, self.replay(body, receive), send)
 
     async def read_body(self, receive: Receive) -> bytes | None:
         """The whole body, or None once it passes the limit."""
@@ -90,13 +90,15 @@ class BodyLimitMiddleware:
         return b"".join(chunks)
 
     @staticmethod
-    def replay(body: bytes) -> Receive:
+    def replay(body: bytes, upstream: Receive) -> Receive:
+        """The body read, then the real channel: a file or streaming response waits on it for the
+        client's disconnect, and would stop at once on an invented one."""
         sent = False
 
         async def receive() -> Message:
             nonlocal sent
             if sent:
-                return {"type": "http.disconnect"}
+                return await upstream()
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 

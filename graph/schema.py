@@ -15,6 +15,7 @@ from graph.mutations.create_market import create_market
 from graph.mutations.delete_market import delete_market
 from graph.mutations.login import login
 from graph.mutations.open_position import open_position
+from graph.mutations.reindex_market import reindex_market
 from graph.mutations.resolve_market import resolve_market
 from graph.mutations.set_user_role import set_user_role
 from graph.mutations.sign_up import sign_up
@@ -24,9 +25,11 @@ from graph.resolvers import markets as market_queries
 from graph.resolvers import users as user_queries
 from graph.retries import RetryTransientErrors
 from graph.scalars import SCALAR_OVERRIDES
+from graph.subscriptions import Subscription
 from graph.types.markets import MarketType
 from graph.types.positions import PositionType
 from graph.types.users import UserType
+from graph.websocket import SubscriptionsOverWebSocket
 
 CACHE_SIZE = 1024
 
@@ -73,6 +76,10 @@ class Mutation:
     resolve_market = mutation(resolve_market, permissions=requires(MODERATE), description="Moderators and admins.")
     open_position = mutation(open_position, permissions=signed_in())
     set_user_role = mutation(set_user_role, permissions=requires(Permission.ADMIN), description="Admins only.")
+    reindex_market = mutation(
+        reindex_market, permissions=requires(Permission.ADMIN),
+        description="Admins only. Queues a fresh encoding of the market for searchMarkets; true once queued.",
+    )
 
 
 class Schema(strawberry.Schema):
@@ -86,11 +93,12 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         ValidationPhase,
+        SubscriptionsOverWebSocket,
         query_limits(limits or Limits()),  # after ValidationPhase: costs only what validated
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
     return Schema(
-        query=Query, mutation=Mutation, types=[UserType, MarketType, PositionType],
+        query=Query, mutation=Mutation, subscription=Subscription, types=[UserType, MarketType, PositionType],
         extensions=extensions, scalar_overrides=SCALAR_OVERRIDES,
     )

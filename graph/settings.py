@@ -42,8 +42,22 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=10_000, gt=0)
     persisted_queries_only: bool = False
 
+    # Subscriptions over WebSocket (README, "Live updates").
+    max_subscriptions_per_connection: int = Field(default=20, gt=0)
+    ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
+    ws_ping_interval_seconds: float = Field(default=20.0, ge=0)
+    subscription_queue_size: int = Field(default=100, gt=0)
+
     # Comma-separated origins allowed by CORS; "*" allows any.
     cors_origins: str = ""
+
+    # Search and background jobs (README, "Search and jobs").
+    embedder: Literal["auto", "minilm", "hashing"] = "auto"
+    search_refresh_seconds: float = Field(default=1.0, ge=0)
+    job_retries: int = Field(default=3, ge=0)
+    job_retry_delay_seconds: float = Field(default=1.0, ge=0)
+    job_concurrency: int = Field(default=8, gt=0)
+    failed_job_ttl_seconds: int = Field(default=7 * 86_400, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cross_web import HTTPException
 from graphql import ExecutionResult
 from starlette.requests import Request
@@ -13,12 +15,15 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
 from domain.entities import User
 from graph.auth import InvalidToken
 from graph.bootstrap import Container
 from graph.context import Context
 from graph.errors import classify, is_database_down
+from graph.frontend import graphiql_page
 from graph.http import error_response
 from graph.json import dumps, loads
 from graph.loaders import Loaders
@@ -26,6 +31,7 @@ from graph.observe import record_errors, record_operation, record_viewer
 from graph.persisted import PersistedQueries
 from graph.ratelimit import RateLimited, client_address
 from graph.schema import Schema
+from graph.websocket import SocketContext, SocketHandler, authenticate, socket_context
 from persistence.database import Session
 from persistence.unit_of_work import Repositories
 
@@ -33,11 +39,18 @@ RETRY_AFTER_SECONDS = "5"
 
 
 class GraphQLView(GraphQL[Context, None]):
+    # Subscriptions over WebSocket: graph.websocket.
+    graphql_transport_ws_handler_class = SocketHandler
+
     def __init__(self, *, container: Container, schema: Schema) -> None:
+        settings = container.settings
         super().__init__(
             schema,
             graphql_ide="graphiql" if container.settings.explorer_enabled else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            allowed_origins=settings.cors_origin_list,
         )
         self.container = container
         self.persisted = PersistedQueries.for_container(container)
@@ -57,6 +70,8 @@ class GraphQLView(GraphQL[Context, None]):
         return dumps(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        if isinstance(request, WebSocket):
+            return socket_context(self.container, request)  # its viewer comes with connection_init
         repositories = Repositories(Session(self.container.engine), self.container.market_cache)
         context = Context(
             request=request, response=response, container=self.container, repositories=repositories,
@@ -72,6 +87,12 @@ class GraphQLView(GraphQL[Context, None]):
         context.viewer = await self.viewer(pk, context)
         record_viewer(context.viewer)
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType:
+        """connection_init: the socket's viewer from its payload, by the same token rules (4403 if refused)."""
+        assert isinstance(context, SocketContext)
+        await authenticate(context, self.token_subject, self.viewer)
+        return UNSET
 
     def token_subject(self, authorization: str | None) -> tuple[int | None, InvalidToken | None]:
         """The user pk a bearer token names, or the reason it is refused (neither without a header)."""
@@ -97,6 +118,10 @@ class GraphQLView(GraphQL[Context, None]):
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """Not for a persisted-query GET, which carries `extensions` instead of `query`."""
         return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from this server's vendored assets, not Strawberry's CDN page."""
+        return graphiql_page()
 
     async def execute_single(
         self, request: Request, request_adapter: object, sub_response: Response, context: Context,
@@ -158,7 +183,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     @staticmethod
     def http_error(error: HTTPException) -> Response:
-        if isinstance(error.__cause__, InvalidOperationTypeError):
+        refused = error.__cause__
+        if isinstance(refused, InvalidOperationTypeError) and refused.operation_type is OperationType.SUBSCRIPTION:
+            return error_response(400, "Subscriptions run over WebSocket (graphql-transport-ws) at /graphql",
+                                  "BAD_REQUEST")
+        if isinstance(refused, InvalidOperationTypeError):
             return error_response(405, "Mutations are only accepted over POST", "BAD_REQUEST", {"Allow": "POST"})
         return error_response(error.status_code, error.reason, "BAD_REQUEST" if error.status_code < 500 else
                               "INTERNAL_SERVER_ERROR")

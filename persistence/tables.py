@@ -1,8 +1,8 @@
-"""The schema: users, markets, positions, with the indexes keyset pagination needs."""
+"""The schema: users, markets, positions, with the indexes keyset pagination needs; the search index."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, MetaData, String, Table, Text, func
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, func
 
 from persistence.types import Identity, Money, UTCDateTime
 
@@ -63,3 +63,19 @@ positions = Table(
 )
 Index("ix_positions_market_id_created_at_id", positions.c.market_id, positions.c.created_at, positions.c.id)
 Index("ix_positions_user_id_created_at_id", positions.c.user_id, positions.c.created_at, positions.c.id)
+
+# One row per market: its vector (float32 bytes, little-endian) with the embedder's name and
+# dimension. No foreign key: when a market goes, its row stays a while as a tombstone (no
+# vector, no status), so every process's in-memory index learns of the deletion incrementally.
+market_embeddings = Table(
+    "market_embeddings",
+    metadata,
+    Column("market_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("embedder", String(64), nullable=False),
+    Column("dimension", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=True),
+    Column("indexed_at", UTCDateTime(), nullable=False),
+)
+Index("ix_market_embeddings_indexed_at", market_embeddings.c.indexed_at)

@@ -10,13 +10,14 @@ from domain.events import AfterCommit, MarketWrites
 from domain.ports import MarketRepository
 from persistence.database import Session
 from persistence.repositories.cached_markets import CachingMarketRepository, MarketCache
+from persistence.repositories.embeddings import SqlEmbeddingRepository
 from persistence.repositories.markets import SqlMarketRepository
 from persistence.repositories.positions import SqlPositionRepository
 from persistence.repositories.users import SqlUserRepository
 
 
 class Repositories:
-    """The three repositories over one session, markets read through the cache when given one."""
+    """The repositories over one session, markets read through the cache when given one."""
 
     def __init__(self, session: Session, market_cache: MarketCache | None = None) -> None:
         self.session = session
@@ -26,6 +27,7 @@ class Repositories:
             CachingMarketRepository(sql_markets, market_cache) if market_cache is not None else sql_markets
         )
         self.positions = SqlPositionRepository(session)
+        self.embeddings = SqlEmbeddingRepository(session)
 
 
 class SqlUnitOfWork(Repositories):

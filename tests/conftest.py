@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.entities import User
 from domain.roles import Role
-from graph import ids
+from graph import background, ids
 from graph.app import create_app
+from graph.background import make_jobs
 from graph.bootstrap import Container, bootstrap, make_market_cache
 from graph.passwords import Argon2Hasher
 from graph.settings import Settings
@@ -28,6 +29,9 @@ from tests.redis_server import redis_server  # noqa: F401 - a fixture for every 
 from tests.statements import StatementLog
 
 TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long"
+# Servers, workers and CLIs that tests start as subprocesses use the lexical embedder unless a
+# test asks for the model: each would otherwise load torch (seconds of CPU, half a GiB) for nothing.
+os.environ.setdefault("EMBEDDER", "hashing")
 # argon2id still, with test-sized cost: the production cost is ~0.2 s per hash.
 FAST_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -76,10 +80,12 @@ def reset_schema(url: str) -> None:
 
 
 def test_settings(url: str, **overrides: Any) -> Settings:
-    """Settings for a test app: rate limits off unless a test turns them on; Redis from TEST_REDIS_URL."""
+    """Settings for a test app: rate limits off unless a test turns them on; Redis from TEST_REDIS_URL;
+    the model when installed; searches that see every index write at once; quick job retries."""
     defaults: dict[str, Any] = {
         "jwt_secret": TEST_SECRET, "redis_url": os.environ.get("TEST_REDIS_URL") or None,
         "rate_limit_per_minute": 0, "auth_rate_limit_per_minute": 0,
+        "embedder": "auto", "search_refresh_seconds": 0, "job_retry_delay_seconds": 0.05,
     }
     return Settings(database_url=url, **(defaults | overrides))
 
@@ -101,16 +107,21 @@ def statement_log(container: Container) -> StatementLog:
 
 @pytest.fixture(autouse=True)
 async def clean_database(container: Container) -> None:
-    """Empty tables, and a cache that remembers nothing (ids restart, so old entries would lie)."""
+    """Empty tables, and a cache, vector index and job queue that remember nothing (ids restart,
+    so old entries would lie)."""
     if container.redis is not None:
         await container.redis.flushdb()
     container.market_cache = make_market_cache(container.settings, container.redis)
+    container.search.index.reset()
+    container.jobs = make_jobs(container.settings, container.redis)
     engine: AsyncEngine = container.engine
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            await connection.execute(text("TRUNCATE positions, markets, users RESTART IDENTITY CASCADE"))
+            await connection.execute(
+                text("TRUNCATE positions, markets, users, market_embeddings RESTART IDENTITY CASCADE")
+            )
         else:
-            for table in ("positions", "markets", "users"):
+            for table in ("positions", "markets", "users", "market_embeddings"):
                 await connection.execute(text(f"DELETE FROM {table}"))
 
 
@@ -147,6 +158,10 @@ class Api:
         body = await self.gql(query, variables, token=token)
         assert "errors" not in body, body
         return body["data"]
+
+    async def run_jobs(self) -> None:
+        """Run every queued job (indexing after writes) to the end, as a worker would."""
+        await background.run_jobs(self.container)
 
     async def make_user(self, role: Role = Role.USER, *, email: str | None = None, name: str = "Test User") -> Member:
         """A user stored directly (no argon2 cost), with a token."""

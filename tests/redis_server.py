@@ -56,9 +56,11 @@ class RedisServer:
         return redis.Redis(port=self.port, socket_timeout=2)
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    """A fresh redis-server; missing binary fails under MARKETS_TESTS_REQUIRE_REDIS (CI), else skips."""
+def private_redis() -> RedisServer:
+    """A started redis-server of the caller's own.
+
+    A missing binary fails the test under MARKETS_TESTS_REQUIRE_REDIS (CI), else skips it.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("MARKETS_TESTS_REQUIRE_REDIS"):
@@ -66,6 +68,13 @@ def redis_server() -> Iterator[RedisServer]:
         pytest.skip("redis-server is not installed")
     server = RedisServer(binary=binary, port=free_port())
     server.start()
+    return server
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A fresh redis-server, stopped after the test."""
+    server = private_redis()
     try:
         yield server
     finally:

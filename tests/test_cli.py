@@ -13,7 +13,8 @@ import pytest
 from tests.conftest import TEST_SECRET, Api
 
 MARKETS = str(Path(sys.executable).with_name("markets"))
-COMMANDS = ["serve", "migrate", "create-user", "token", "seed", "persist-query", "export-schema"]
+COMMANDS = ["serve", "worker", "migrate", "create-user", "token", "seed", "reindex", "jobs", "persist-query",
+            "export-schema"]
 
 
 def markets(

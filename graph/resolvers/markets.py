@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from domain.entities import MarketStatus
 from domain.pagination import MarketFilter, MarketOrder, page_size
+from domain.services import search
 from graph import ids
 from graph.prefetch import edge_nodes, prefetch_markets
 from graph.types.connections import Connection, connection
@@ -78,5 +79,9 @@ async def search_markets(
     info: Info, query: str, first: int | None = 10, status: MarketStatus | None = None
 ) -> list[MarketSearchHit]:
     limit = page_size(first if first is not None else 10, field_name="first")
-    hits = await info.context.repositories.markets.search(text=query, status=status, limit=limit)
+    found = info.context.container.search
+    hits = await search.search_markets(
+        embedder=found.queries, index=found.index, markets=info.context.repositories.markets, text=query,
+        status=status, limit=limit,
+    )
     return [MarketSearchHit(market=MarketType.from_entity(m), score=score) for m, score in hits]

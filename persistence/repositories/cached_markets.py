@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from redis.exceptions import RedisError
 
-from domain.entities import Market, MarketStatus
+from domain.entities import Market
 from domain.events import MarketWrites
 from domain.pagination import MarketFilter, MarketOrder, Page, PageRequest
 from domain.ports import MarketChanges, MarketRepository
@@ -154,5 +154,5 @@ class CachingMarketRepository:
     async def count_by_creator(self, creator_ids: Sequence[int]) -> Mapping[int, int]:
         return await self._inner.count_by_creator(creator_ids)
 
-    async def search(self, *, text: str, status: MarketStatus | None, limit: int) -> list[tuple[Market, float]]:
-        return await self._inner.search(text=text, status=status, limit=limit)
+    async def close_expired(self, *, now: datetime) -> list[int]:
+        return await self._inner.close_expired(now=now)

@@ -1,4 +1,4 @@
-"""Markets over SQL: filters, orderings, atomic volume updates, substring search."""
+"""Markets over SQL: filters, orderings, atomic volume and status updates."""
 
 from __future__ import annotations
 
@@ -71,14 +71,6 @@ def filtered(where: MarketFilter) -> Select[Any]:
     if where.ends_after is not None:
         query = query.where(markets.c.end_date > where.ends_after)
     return query
-
-
-def search_score(market: Market, text: str) -> float:
-    """A lexical score in [0, 1]: name matches above description matches, tighter above looser."""
-    needle = text.lower()
-    if needle in market.name.lower():
-        return 0.5 + 0.5 * len(needle) / max(len(market.name), 1)
-    return 0.5 * len(needle) / max(len(market.description), len(needle), 1)
 
 
 class SqlMarketRepository:
@@ -157,14 +149,14 @@ class SqlMarketRepository:
     async def count_by_creator(self, creator_ids: Sequence[int]) -> Mapping[int, int]:
         return await count_by_parent(self._session, markets.c.creator_id, creator_ids)
 
-    async def search(self, *, text: str, status: MarketStatus | None, limit: int) -> list[tuple[Market, float]]:
-        needle = text.strip()
-        if not needle or limit == 0:
-            return []
-        query = select(markets).where(or_(contains(markets.c.name, needle), contains(markets.c.description, needle)))
-        if status is not None:
-            query = query.where(markets.c.status == status.value)
-        name_first = case((contains(markets.c.name, needle), 0), else_=1)
-        query = query.order_by(name_first, func.length(markets.c.name), markets.c.id.desc()).limit(limit)
-        found = [to_market(row) for row in (await self._session.execute(query)).all()]
-        return sorted(((m, search_score(m, needle)) for m in found), key=lambda hit: -hit[1])
+    async def close_expired(self, *, now: datetime) -> list[int]:
+        statement = (
+            update(markets)
+            .where(markets.c.status == MarketStatus.ACTIVE.value, markets.c.end_date < now)
+            .values(status=MarketStatus.CLOSED.value, updated_at=now)
+            .returning(markets.c.id)
+        )
+        closed = sorted(row.id for row in await self._session.execute(statement))
+        for market_id in closed:
+            self.writes.record_update(market_id, {"status"})
+        return closed

@@ -1,0 +1,128 @@
+// Users: list them by role (admins only, as the API decides), look one up by id, change roles.
+// The users connection pages forward only (first/after), so "Previous" replays the cursor
+// that led to the page before.
+
+import { field, h, replace, select, time } from "../dom.js";
+import { ROLES, SET_USER_ROLE, USER, USERS } from "../operations.js";
+import { confirmAction, inlineError } from "../ui.js";
+
+const PAGE_SIZE = 20;
+
+export function usersView(context) {
+  const state = { role: "", cursors: [undefined] }; // cursors[i]: the `after` of page i + 1
+  const listResults = h("div", { class: "results", "aria-live": "polite" });
+  const foundResult = h("div", { class: "results", "aria-live": "polite" });
+
+  // Look one user up by id.
+  const idInput = h("input", { id: "user-id", type: "text", required: true, spellcheck: "false",
+    autocomplete: "off", placeholder: "e.g. VXNlcjox" });
+  const findForm = h("form", { class: "filters", role: "search", "aria-label": "Find a user by id",
+    onSubmit: (event) => {
+      event.preventDefault();
+      find();
+    } },
+  field("User id", idInput),
+  h("div", { class: "filter-actions" }, h("button", { type: "submit", class: "primary" }, "Find user")));
+
+  async function find() {
+    const id = idInput.value.trim();
+    if (!id) return;
+    try {
+      const data = await context.call(USER, { id });
+      replace(foundResult, data.user
+        ? table("Found user", [data.user])
+        : h("p", { class: "empty" }, `No user has the id ${id}.`));
+    } catch (error) {
+      replace(foundResult, inlineError("Could not look the user up:", error, find));
+    }
+  }
+
+  // List by role.
+  const role = select({ id: "user-role" }, [["", "Any role"], ...ROLES.map((r) => [r, r])], state.role);
+  const listForm = h("form", { class: "filters", "aria-label": "List users", onSubmit: (event) => {
+    event.preventDefault();
+    state.role = role.value;
+    state.cursors = [undefined];
+    list();
+  } },
+  field("Role", role),
+  h("div", { class: "filter-actions" }, h("button", { type: "submit", class: "primary" }, "List users")));
+
+  async function list() {
+    const after = state.cursors[state.cursors.length - 1];
+    listResults.setAttribute("aria-busy", "true");
+    try {
+      const data = await context.call(USERS, { role: state.role || undefined, first: PAGE_SIZE, after });
+      const { edges, pageInfo, totalCount } = data.users;
+      const page = state.cursors.length;
+      const summary = h("p", { class: "summary" },
+        `${totalCount} ${totalCount === 1 ? "user" : "users"}${totalCount ? ` · page ${page}` : ""}`);
+      const pager = h("nav", { class: "pager", "aria-label": "User pages" },
+        h("button", { type: "button", class: "secondary", disabled: page === 1, onClick: () => {
+          state.cursors.pop();
+          list();
+        } }, "← Previous"),
+        h("button", { type: "button", class: "secondary", disabled: !pageInfo.hasNextPage, onClick: () => {
+          state.cursors.push(pageInfo.endCursor);
+          list();
+        } }, "Next →"));
+      replace(listResults, summary,
+        edges.length ? table("Users", edges.map((e) => e.node)) : h("p", { class: "empty" }, "No users."), pager);
+    } catch (error) {
+      // A USER or MODERATOR gets FORBIDDEN here: users(…) is for admins.
+      replace(listResults, inlineError("Could not list users:", error, list));
+    } finally {
+      listResults.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function table(caption, users) {
+    return h("table", { class: "data" },
+      h("caption", { class: "visually-hidden" }, caption),
+      h("thead", {}, h("tr", {}, ["Name", "Email", "Role", "Joined", "Id", "Change role"]
+        .map((label) => h("th", { scope: "col" }, label)))),
+      h("tbody", {}, users.map(row)));
+  }
+
+  function row(user) {
+    const choice = select({ "aria-label": `New role for ${user.name}` }, ROLES.map((r) => [r, r]), user.role);
+    const apply = h("button", { type: "button", class: "secondary small", disabled: true,
+      "aria-label": `Change the role of ${user.name}`,
+      onClick: () => changeRole(user, choice.value, apply) }, "Change");
+    choice.addEventListener("change", () => { apply.disabled = choice.value === user.role; });
+    return h("tr", { "data-user-id": user.id },
+      h("th", { scope: "row", class: "name" }, user.name),
+      // Null unless the viewer may see it (themself, or an admin).
+      h("td", {}, user.email || h("span", { class: "muted" }, "hidden")),
+      h("td", {}, h("span", { class: `badge role-${user.role.toLowerCase()}` }, user.role)),
+      h("td", { class: "date" }, time(user.createdAt)),
+      h("td", {}, h("code", { class: "id" }, user.id)),
+      h("td", {}, h("div", { class: "row-actions" }, choice, apply)));
+  }
+
+  async function changeRole(user, newRole, button) {
+    const confirmed = await confirmAction({
+      title: "Change this user's role?",
+      text: `${user.name} (${user.email || user.id}) will be ${newRole} instead of ${user.role} from their next request.`,
+      choices: [{ label: `Make ${newRole}`, value: true, danger: newRole === "ADMIN" }],
+    });
+    if (!confirmed) return;
+    button.disabled = true;
+    try {
+      const data = await context.call(SET_USER_ROLE, { userId: user.id, role: newRole });
+      context.notices.success(`${data.setUserRole.name} is now ${data.setUserRole.role}.`);
+    } catch (error) {
+      // FORBIDDEN for non-admins, and for an admin lowering their own role.
+      context.notices.error(`Could not change the role of ${user.name}:`, error);
+    }
+    // Redraw from the server: the lists show what the API now says.
+    await list();
+    if (foundResult.childElementCount) await find();
+  }
+
+  list();
+  return h("section", { class: "view" },
+    h("h1", {}, "Users"),
+    h("h2", {}, "Find by id"), findForm, foundResult,
+    h("h2", {}, "All users"), listForm, listResults);
+}
