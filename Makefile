@@ -10,10 +10,13 @@ PORT ?= 8000
 
 install: $(VENV)/.installed
 
+# torch first, pinned: 2.13.0 is a CPU wheel on this machine's disk; left to the semantic extra
+# (sentence-transformers), pip would pull a CUDA build of several GB.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'
 	touch $@
 
 run: install

@@ -10,7 +10,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,19 @@ MARKETS_BY_VOLUME = (
 OPEN_POSITION = (
     'mutation($id: ID!) { openPosition(input: {marketId: $id, outcome: YES, amount: "1.00"}) { id amount } }'
 )
+SEARCH_MARKETS = (
+    "query($q: String!) { searchMarkets(query: $q, first: 10, status: ACTIVE) { score market { id name volume } } }"
+)
+# Search queries in the seed's vocabulary, worded otherwise: 2,000 distinct ones, so most of a run's
+# requests miss the server's cache of query vectors and pay for an encoding, as new queries do.
+SEARCH_SUBJECTS = ("bitcoin", "the euro", "gold prices", "a rate cut", "the league title", "the cup final",
+                   "a new phone", "an AI model", "the election", "a heatwave", "a moon landing", "the box office",
+                   "oil prices", "tech stocks", "the central bank", "a rocket launch", "a new console", "rainfall",
+                   "unemployment", "a merger")
+SEARCH_TWISTS = ("will {} go up", "{} this year", "who wins {}", "{} before summer", "odds of {}",
+                 "{} hits a record", "{} in europe", "{} by march", "is {} likely", "{} next quarter")
+SEARCH_QUERIES = [f"{twist.format(subject)} #{n}" if n else twist.format(subject)
+                  for n in range(10) for subject in SEARCH_SUBJECTS for twist in SEARCH_TWISTS]
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,7 @@ class Case:
     query: str
     authenticated: bool
     takes_id: bool
+    takes_query: bool = False
 
 
 CASES = (
@@ -59,6 +73,8 @@ CASES = (
     Case("markets_nested", MARKETS_NESTED, authenticated=True, takes_id=False),
     Case("markets_filtered_by_volume", MARKETS_BY_VOLUME, authenticated=False, takes_id=False),
     Case("open_position", OPEN_POSITION, authenticated=True, takes_id=True),
+    # Run against one server per embedder (make bench), each row tagged with --tag.
+    Case("search_markets", SEARCH_MARKETS, authenticated=False, takes_id=False, takes_query=True),
 )
 
 
@@ -119,6 +135,9 @@ async def prepare(client: httpx.AsyncClient, url: str) -> Target:
 def request_maker(case: Case, target: Target) -> BodyMaker:
     """A function returning the next request body of the case, cycling through the market ids."""
     ids: Iterator[str] = itertools.cycle(target.market_ids)
+    if case.takes_query:
+        queries: Iterator[str] = itertools.cycle(SEARCH_QUERIES)
+        return lambda: {"query": case.query, "variables": {"q": next(queries)}}
     if case.takes_id:
         return lambda: {"query": case.query, "variables": {"id": next(ids)}}
     return lambda: {"query": case.query}
@@ -189,7 +208,8 @@ async def run_case(case: Case, target: Target, args: argparse.Namespace) -> Row:
     stats, wall = await measure(case, target, args.concurrency, args.duration)
     if stats.first_error:
         print(f"{case.name}: first error: {stats.first_error}", file=sys.stderr)
-    return summarize(case, stats, wall)
+    row = summarize(case, stats, wall)
+    return replace(row, case=f"{row.case}[{args.tag}]") if args.tag else row
 
 
 HEADER = f"{'case':<28} {'requests':>9} {'errors':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'sql/request':>12}"
@@ -226,6 +246,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a request counts as failed")
     parser.add_argument("--json", type=Path, default=Path("bench/results.json"), help="where to write the rows")
     parser.add_argument("--append", action="store_true", help="add the rows to those already in --json")
+    parser.add_argument("--tag", default="", help="appended to each row's case name, e.g. the server's embedder")
     parser.add_argument("--only", action="append", choices=[case.name for case in CASES], metavar="CASE",
                         help="run only this case (repeatable): " + ", ".join(case.name for case in CASES))
     return parser.parse_args(argv)

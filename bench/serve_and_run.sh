@@ -2,6 +2,8 @@
 # `make bench`: seed PostgreSQL with the standard data set, serve it, measure over HTTP.
 # The server runs twice: with the market cache off (every case), then with it on, over Redis
 # (the cache-hit case), so the two market(id) rows compare the uncached and the cached path.
+# Then searchMarkets, once per embedder (each after indexing the 10,000 markets with it); the
+# model's indexing runs through a real `markets worker` (bench/index.py: time, peak memory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BENCH_DATABASE_URL:?set BENCH_DATABASE_URL}"
@@ -44,3 +46,17 @@ redis-cli -u "$BENCH_REDIS_URL" flushdb >/dev/null
 start_server REDIS_URL="$BENCH_REDIS_URL"
 .venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
   --only market_by_id_cached "$@"
+stop_server
+
+echo "== searchMarkets, lexical fallback (EMBEDDER=hashing) =="
+EMBEDDER=hashing .venv/bin/markets reindex
+start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL= EMBEDDER=hashing
+.venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
+  --only search_markets --tag hashing "$@"
+stop_server
+
+echo "== indexing with the model through a worker, then searchMarkets (EMBEDDER=minilm) =="
+BENCH_INDEX_REDIS_URL="${BENCH_INDEX_REDIS_URL:-redis://127.0.0.1:6379/11}" .venv/bin/python -m bench.index
+start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL= EMBEDDER=minilm
+.venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
+  --only search_markets --tag minilm "$@"

@@ -5,10 +5,11 @@ listener that queues a market's indexing once its write is durable."""
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
@@ -44,7 +45,8 @@ def make_jobs(settings: Settings, redis: Redis | None) -> JobQueue:
     """saq over the shared Redis when there is one, else the in-process queue."""
     if redis is not None:
         return SaqJobQueue(redis, policy=retry_policy(settings), failed_ttl=settings.failed_job_ttl_seconds)
-    return LocalJobQueue(policy=retry_policy(settings), concurrency=settings.job_concurrency, on_finish=count_job)
+    return LocalJobQueue(policy=retry_policy(settings), concurrency=settings.job_concurrency, on_finish=count_job,
+                         periodic=settings.periodic_jobs)
 
 
 def wire(container: Container) -> None:
@@ -82,11 +84,17 @@ def describe(container: Container) -> str:
 
 async def start(container: Container) -> None:
     """At server start: load the embedder in the background; without Redis, run the jobs here."""
-    container.search.embedder.start_loading()
+    container.search.embedder.start_loading().add_done_callback(report_loading)
     where = "in this process" if isinstance(container.jobs, LocalJobQueue) else "by `markets worker` (Redis)"
     log.info("search embedder: %s; jobs run %s", describe(container), where)
     if isinstance(container.jobs, LocalJobQueue):
         container.jobs.start(job_deps(container))
+
+
+def report_loading(loading: Future[Any]) -> None:
+    """Log a model that failed to load now, not at the first search."""
+    if not loading.cancelled() and (error := loading.exception()) is not None:
+        log.error("the search embedder failed to load: %r", error)
 
 
 async def stop(container: Container) -> None:
@@ -122,10 +130,11 @@ async def run_saq(container: Container, *, concurrency: int, burst: bool) -> Non
     await container.search.embedder.ready()
     await jobs.queue.connect()
     try:
-        if not burst:
+        if not burst and settings.periodic_jobs:
             # Catch up at start (a model change, markets written while no worker ran); a fixed
             # key queues it once however many workers start together.
             await jobs.queue.enqueue(REINDEX_STALE, key=f"{REINDEX_STALE}:startup")
-        await make_worker(jobs, job_deps(container), concurrency=concurrency, burst=burst, on_finish=count_job).start()
+        await make_worker(jobs, job_deps(container), concurrency=concurrency, burst=burst, on_finish=count_job,
+                          periodic=settings.periodic_jobs).start()
     finally:
         await jobs.queue.disconnect()

@@ -59,7 +59,10 @@ def fresh_metrics_dir() -> str:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from search.embedders import resolve
+
     config = logged_settings()
+    resolve(config.embedder)  # EMBEDDER=minilm without the extra: one line here, not a worker's traceback
     if args.workers > 1 and not config.redis_url and config.market_cache_ttl_seconds:
         # Workers without Redis cannot tell each other about writes: an in-process cache
         # would serve one worker's stale copy after another's write.

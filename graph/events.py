@@ -252,6 +252,7 @@ class RedisBroadcaster(Broadcaster):
             self.deliver(changes)
 
     def failure(self, action: str, error: BaseException) -> None:
+        """Log and count a Redis failure; events go on without Redis."""
         log.warning("market events: Redis %s failed: %r", action, error)
         self.failed(error)
 

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     job_retry_delay_seconds: float = Field(default=1.0, ge=0)
     job_concurrency: int = Field(default=8, gt=0)
     failed_job_ttl_seconds: int = Field(default=7 * 86_400, gt=0)
+    # False: no close_expired_markets / reindex_stale runs from this process (they run elsewhere).
+    periodic_jobs: bool = True
 
     @field_validator("trusted_proxies")
     @classmethod

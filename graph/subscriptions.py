@@ -64,13 +64,14 @@ async def market_events(
 
 
 async def follow(context: SocketContext, wants: Callable[[Change], bool], *, market_id: int | None = None) -> Feed:
-    """A subscribed feed of the changes wanted; on overflow the socket is dropped (1013)."""
+    """A subscribed feed of the changes wanted, the operation's until it ends; on overflow the socket is dropped."""
     capacity = context.container.settings.subscription_queue_size
     reason = f"Subscriber too slow: more than {capacity} markets pending"
     feed = Feed(
         wants, capacity=capacity, market_id=market_id,
         on_overflow=lambda: context.drop(CLOSE_TRY_AGAIN_LATER, reason, "slow_consumer"),
     )
+    context.feeds.append(feed)
     await context.container.events.subscribe(feed)
     return feed
 

@@ -41,6 +41,7 @@ from graph.auth import InvalidToken
 from graph.bootstrap import Container
 from graph.context import Context
 from graph.errors import INTERNAL, classify, error_body, is_database_down
+from graph.events import Feed
 from graph.json import dumps
 from graph.loaders import Loaders
 from graph.metrics import WEBSOCKET_DROPS
@@ -74,27 +75,40 @@ class SocketContext(Context):
     expires_at: float | None = None
     # Close the socket from the server's side: code, reason, metric label.
     drop: Callable[[int, str, str], None] = ignore_drop
+    # The operation's subscribed feeds, unsubscribed when it ends however it ends.
+    feeds: list[Feed] = field(default_factory=list)
 
     def for_operation(self) -> SocketContext:
-        """A copy for one operation: its own document flags, and its own scopes from now on."""
-        return dataclasses.replace(self, document=None, validation_failed=False)
+        """A copy for one operation: its own document flags, feeds, and scopes from now on."""
+        return dataclasses.replace(self, document=None, validation_failed=False, feeds=[])
 
     def open_scope(self) -> None:
-        """Fresh repositories and loaders, over a session that takes a connection only when it needs one."""
-        self.repositories = Repositories(Session(self.container.engine), self.container.market_cache)
-        self.loaders = Loaders(self.repositories)
+        """Fresh repositories and loaders (see `fresh_scope`)."""
+        self.repositories, self.loaders = fresh_scope(self.container)
 
     async def release(self) -> None:
         """Give the scope's connection back to the pool (nothing when it took none)."""
         await self.repositories.session.close()
 
+    async def close(self) -> None:
+        """The operation ended: unsubscribe its feeds and give back its connection."""
+        for feed in self.feeds:
+            self.container.events.unsubscribe(feed)
+        await self.release()
+
+
+def fresh_scope(container: Container) -> tuple[Repositories, Loaders]:
+    """Repositories and loaders over a new session, which takes a pooled connection only when it needs one."""
+    repositories = Repositories(Session(container.engine), container.market_cache)
+    return repositories, Loaders(repositories)
+
 
 def socket_context(container: Container, websocket: WebSocket) -> SocketContext:
     """The context of a socket just accepted: anonymous until connection_init says otherwise."""
-    repositories = Repositories(Session(container.engine), container.market_cache)
+    repositories, loaders = fresh_scope(container)
     return SocketContext(
         request=websocket, response=websocket, container=container, repositories=repositories,  # type: ignore[arg-type]
-        loaders=Loaders(repositories), client_address=client_address(websocket, container.trusted_proxies),
+        loaders=loaders, client_address=client_address(websocket, container.trusted_proxies),
     )
 
 
@@ -109,18 +123,24 @@ async def authenticate(context: SocketContext, subject: TokenSubject, viewer_of:
     """Set the socket's viewer by the HTTP rules; ConnectionRejectionError (4403) when the token is refused."""
     authorization = authorization_of(context.connection_params)
     if authorization is not None and not isinstance(authorization, str):
-        raise ConnectionRejectionError({"message": "Authorization must be a string"})
+        raise rejected("Authorization must be a string")
     pk, invalid = subject(authorization)
     if invalid is not None:
-        raise ConnectionRejectionError({"message": str(invalid)})
+        raise rejected(str(invalid))
     try:
         context.viewer = await viewer_of(pk, context)
     except InvalidToken as error:
-        raise ConnectionRejectionError({"message": str(error)}) from None
+        raise rejected(str(error)) from None
     finally:
         await context.release()
     if authorization is not None:
         context.expires_at = token_expiry(authorization)
+
+
+def rejected(reason: str) -> ConnectionRejectionError:
+    """What makes strawberry close the socket with 4403 Forbidden (the reason is logged, not sent)."""
+    log.info("refused a WebSocket's token: %s", reason)
+    return ConnectionRejectionError()
 
 
 def token_expiry(authorization: str) -> float:
@@ -157,19 +177,23 @@ def stream_failure(error: BaseException) -> dict[str, Any]:
 
 async def coded(results: AsyncGenerator[ExecutionResult, None], context: SocketContext) -> AsyncGenerator[Any, None]:
     """The operation's results with coded errors, each event's connection given back before it is sent."""
-    async with aclosing(results):
-        async for result in results:
-            await context.release()
-            from_stream = not isinstance(result, PreExecutionError)
-            for error in result.errors or ():
-                with_code(error, context, from_stream=from_stream)
-            yield result
+    try:
+        async with aclosing(results):
+            async for result in results:
+                await context.release()
+                from_stream = not isinstance(result, PreExecutionError)
+                for error in result.errors or ():
+                    with_code(error, context, from_stream=from_stream)
+                yield result
+    finally:
+        await context.close()
 
 
 class SubscriptionsOverWebSocket(SchemaExtension):
     """A valid subscription sent over HTTP is refused (400): strawberry would run its resolver as a query's."""
 
     def on_validate(self) -> Iterator[None]:
+        """After validation: a valid subscription outside a socket raises InvalidOperationTypeError."""
         yield
         execution = self.execution_context
         if execution.pre_execution_errors or isinstance(execution.context, SocketContext):
@@ -188,6 +212,7 @@ class SocketSchema:
         self, query: str, *, variable_values: dict[str, Any] | None = None, context_value: SocketContext,
         root_value: Any = None, operation_name: str | None = None, **_: Any,
     ) -> AsyncGenerator[Any, None]:
+        """Run the operation as a subscription, in a copy of the socket's context."""
         context = context_value.for_operation()
         results = await self.schema.stream(
             query, variable_values=variable_values, context_value=context, root_value=root_value,
@@ -212,7 +237,13 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_connection_init(self, message: Any) -> None:
         """Acknowledge as the protocol says, then start the keep-alive and the token's expiry."""
-        await super().handle_connection_init(message)
+        try:
+            await super().handle_connection_init(message)
+        except Exception as error:
+            if not is_database_down(error):
+                raise
+            self.drop(CLOSE_TRY_AGAIN_LATER, "The database is unavailable", "database_down")
+            return
         if not self.connection_acknowledged or self.watchers:
             return
         if self.settings.ws_ping_interval_seconds > 0:
@@ -228,6 +259,7 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             raise WebSocketDisconnected from error
 
     async def handle_pong(self, message: PongMessage) -> None:
+        """The client answered the last ping."""
         self.awaiting_pong = False
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:

@@ -41,12 +41,13 @@ class LocalJobQueue:
 
     def __init__(
         self, *, policy: RetryPolicy, concurrency: int, functions: Mapping[str, JobFunction] = FUNCTIONS,
-        on_finish: OnFinish = lambda function, outcome: None,
+        on_finish: OnFinish = lambda function, outcome: None, periodic: bool = True,
     ) -> None:
         self.policy = policy
         self.concurrency = concurrency
         self.functions = dict(functions)
         self.on_finish = on_finish
+        self.periodic = periodic
         self._queue: asyncio.Queue[LocalJob] = asyncio.Queue()
         self._retrying: set[asyncio.Task[None]] = set()
         self._workers: list[asyncio.Task[None]] = []
@@ -75,12 +76,13 @@ class LocalJobQueue:
         return list(reversed(self._failed))[:limit]
 
     def start(self, deps: JobDeps) -> None:
-        """Run the worker: `concurrency` consumers and the periodic jobs (each due at once)."""
+        """Run the worker: `concurrency` consumers, and the periodic jobs (each due at once) unless off."""
         self._deps = deps
         if self.running:
             return
         self._workers = [asyncio.create_task(self._consume(), name="job-worker") for _ in range(self.concurrency)]
-        self._workers += [asyncio.create_task(self._every(name, seconds)) for name, seconds, _ in PERIODIC]
+        if self.periodic:
+            self._workers += [asyncio.create_task(self._every(name, seconds)) for name, seconds, _ in PERIODIC]
         log.info("in-process job worker started (%d at a time)", self.concurrency)
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:

@@ -113,9 +113,21 @@ class MarketsWorker(Worker[Any]):
 def make_worker(
     jobs: SaqJobQueue, deps: JobDeps, *, concurrency: int, burst: bool = False,
     functions: Mapping[str, JobFunction] = FUNCTIONS, on_finish: OnFinish = lambda function, outcome: None,
-    timers: Mapping[str, int] | None = None,
+    timers: Mapping[str, int] | None = None, periodic: bool = True,
 ) -> MarketsWorker:
     """A saq worker running the job functions with `deps`; `burst` stops it once the queue is empty."""
+    cron = [CronJob(functions[name], cron=line) for name, _, line in PERIODIC if name in functions and periodic]
+    return MarketsWorker(
+        jobs.queue, functions=list(functions.items()), concurrency=concurrency, cron_jobs=cron, burst=burst,
+        # Bounded waits for work, so a stopping worker's idle tasks end promptly.
+        dequeue_timeout=0.2 if burst else 1.0, shutdown_grace_period_s=SHUTDOWN_GRACE_SECONDS,
+        timers=dict(timers) if timers else None,  # type: ignore[arg-type]
+        **hooks(jobs, deps, concurrency, on_finish),
+    )
+
+
+def hooks(jobs: SaqJobQueue, deps: JobDeps, concurrency: int, on_finish: OnFinish) -> dict[str, Any]:
+    """saq's lifecycle hooks: the deps into the context, each outcome counted, failures kept."""
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["deps"] = deps
@@ -132,11 +144,4 @@ def make_worker(
         if job.status is Status.FAILED:
             await jobs.record_failure(job)
 
-    cron = [CronJob(functions[name], cron=line) for name, _, line in PERIODIC if name in functions]
-    return MarketsWorker(
-        jobs.queue, functions=list(functions.items()), concurrency=concurrency, cron_jobs=cron,
-        startup=startup, shutdown=shutdown, after_process=after_process, burst=burst,
-        # Bounded waits for work, so a stopping worker's idle tasks end promptly.
-        dequeue_timeout=0.2 if burst else 1.0, shutdown_grace_period_s=SHUTDOWN_GRACE_SECONDS,
-        timers=dict(timers) if timers else None,  # type: ignore[arg-type]
-    )
+    return {"startup": startup, "shutdown": shutdown, "after_process": after_process}

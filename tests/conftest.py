@@ -32,6 +32,9 @@ TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 # Servers, workers and CLIs that tests start as subprocesses use the lexical embedder unless a
 # test asks for the model: each would otherwise load torch (seconds of CPU, half a GiB) for nothing.
 os.environ.setdefault("EMBEDDER", "hashing")
+# Nor do they close expired markets or re-index on their own: a session-long server over the test
+# database would otherwise write to it under other tests' feet.
+os.environ.setdefault("PERIODIC_JOBS", "false")
 # argon2id still, with test-sized cost: the production cost is ~0.2 s per hash.
 FAST_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 

@@ -40,6 +40,7 @@ class LiveServer:
 
     @property
     def ws_url(self) -> str:
+        """The server's WebSocket endpoint."""
         return "ws" + self.url.removeprefix("http") + "/graphql"
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
@@ -127,6 +128,7 @@ class Watch:
         self.task = asyncio.create_task(self.run(session, GraphQLRequest(document, variable_values=variables)))
 
     async def run(self, session: AsyncClientSession, request: GraphQLRequest) -> None:
+        """Queue each payload, then ENDED or the error."""
         try:
             async for data in session.subscribe(request):
                 await self.items.put(data)
@@ -150,6 +152,7 @@ class Watch:
                 return item
 
     async def stop(self) -> None:
+        """Leave the subscription (gql sends `complete`)."""
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
 

@@ -10,7 +10,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from jobs.functions import RetryPolicy
 from jobs.local import LocalJobQueue
 from jobs.redis import SaqJobQueue, make_worker
 from persistence.tables import market_embeddings
+from persistence.tables import markets as market_rows
 from search.embedders import resolve
 from tests.conftest import TEST_SECRET, Api
 from tests.factories import insert_market, market_id
@@ -64,6 +66,35 @@ async def test_expired_markets_close_and_the_cache_sees_it(api: Api) -> None:
     assert await names(api, "ferry", status="CLOSED") == ["Will the old ferry sail?"]
 
 
+async def test_the_in_process_worker_runs_the_periodic_jobs_at_once(api: Api) -> None:
+    owner = await api.make_user()
+    expired = await insert_market(api.container, owner.user, name="Will the old ferry sail?", end_date=PAST)
+    queue = LocalJobQueue(policy=RetryPolicy(), concurrency=2, periodic=True)
+    queue.start(job_deps(api.container))
+    try:
+        deadline = time.monotonic() + 10
+        while (await status_of(api, expired.id)) != "CLOSED" and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await queue.stop()
+    assert await status_of(api, expired.id) == "CLOSED"
+
+
+async def status_of(api: Api, pk: int) -> str:
+    query = select(market_rows.c.status).where(market_rows.c.id == pk)
+    async with api.container.engine.connect() as connection:
+        status: str = (await connection.execute(query)).scalar_one()
+    return status
+
+
+def test_saq_workers_schedule_the_periodic_jobs_unless_told_not_to(api: Api) -> None:
+    jobs = SaqJobQueue(Redis.from_url("redis://127.0.0.1:1/0"), policy=RetryPolicy(), failed_ttl=60)
+    crons = {job.function.__name__: job.cron for job in make_worker(jobs, job_deps(api.container), concurrency=1)
+             .cron_jobs}
+    assert crons == {CLOSE_EXPIRED_MARKETS: "* * * * *", REINDEX_STALE: "*/10 * * * *"}
+    assert not make_worker(jobs, job_deps(api.container), concurrency=1, periodic=False).cron_jobs
+
+
 async def test_jobs_are_idempotent(api: Api) -> None:
     owner = await api.make_user()
     market = await insert_market(api.container, owner.user, name="Will the tram reach the airport?", end_date=PAST)
@@ -89,17 +120,17 @@ async def rows(api: Api) -> list[Any]:
 # ---------------------------------------------------------------- retries and failures
 
 
-class Flaky:
-    """A job function that fails its first `failures` calls."""
+def failing(failures: int) -> Any:
+    """A job function that fails its first `failures` calls (a real coroutine function, as saq wants)."""
 
-    def __init__(self, failures: int) -> None:
-        self.failures, self.calls = failures, 0
-
-    async def __call__(self, ctx: Any, **_: Any) -> str:
-        self.calls += 1
-        if self.calls <= self.failures:
-            raise RuntimeError(f"boom {self.calls}")
+    async def run(ctx: Any, **_: Any) -> str:
+        run.calls += 1  # type: ignore[attr-defined]
+        if run.calls <= failures:  # type: ignore[attr-defined]
+            raise RuntimeError(f"boom {run.calls}")  # type: ignore[attr-defined]
         return "done"
+
+    run.calls = 0  # type: ignore[attr-defined]
+    return run
 
 
 def test_the_backoff_grows_exponentially_within_its_cap() -> None:
@@ -110,7 +141,7 @@ def test_the_backoff_grows_exponentially_within_its_cap() -> None:
 
 
 async def test_in_process_jobs_retry_then_fail_visibly(api: Api, caplog: pytest.LogCaptureFixture) -> None:
-    flaky, broken = Flaky(failures=2), Flaky(failures=99)
+    flaky, broken = failing(failures=2), failing(failures=99)
     queue = LocalJobQueue(policy=RetryPolicy(retries=3, delay=0.01), concurrency=2,
                           functions={"flaky": flaky, "broken": broken})
     await queue.enqueue("flaky")
@@ -130,18 +161,13 @@ async def test_in_process_jobs_retry_then_fail_visibly(api: Api, caplog: pytest.
 async def test_saq_jobs_retry_with_backoff_then_fail_visibly(
     api: Api, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    flaky, broken = Flaky(failures=2), Flaky(failures=99)
+    flaky, broken = failing(failures=2), failing(failures=99)
     jobs = SaqJobQueue(Redis.from_url(redis_server.url), policy=RetryPolicy(retries=3, delay=0.05), failed_ttl=3600)
     await jobs.queue.connect()
-    worker = make_worker(jobs, job_deps(api.container), concurrency=2, functions={"flaky": flaky, "broken": broken})
-    running = asyncio.create_task(worker.start())
-    try:
+    async with running_worker(jobs, job_deps(api.container), {"flaky": flaky, "broken": broken}):
         keys = [(await jobs.queue.enqueue(name)).key for name in ("flaky", "broken")]  # type: ignore[union-attr]
         with caplog.at_level(logging.ERROR, logger="markets.jobs"):
             done = await finished(jobs, keys, seconds=20)
-    finally:
-        worker.event.set()
-        await running
     assert [(job.status, job.attempts, job.retries, job.retry_delay) for job in done] == [
         (Status.COMPLETE, 3, 4, 0.05), (Status.FAILED, 4, 4, 0.05)]
     stats = await jobs.stats()
@@ -151,6 +177,23 @@ async def test_saq_jobs_retry_with_backoff_then_fail_visibly(
     assert await jobs.redis.ttl(done[1].id) > 600  # kept past saq's own ttl for finished jobs
     assert any(done[1].id in r.getMessage() and "boom 4" in r.getMessage() for r in caplog.records)
     await jobs.queue.disconnect()
+
+
+@asynccontextmanager
+async def running_worker(jobs: SaqJobQueue, deps: Any, functions: dict[str, Any]) -> AsyncIterator[None]:
+    """A saq worker in this process, once its first sweep is done: a job dequeued while saq sweeps
+    at start may be taken for a stuck one and retried (harmless with retries, but not countable)."""
+    worker = make_worker(jobs, deps, concurrency=2, functions=functions)
+    running = asyncio.create_task(worker.start())
+    try:
+        deadline = time.monotonic() + 10
+        while not await jobs.redis.exists(jobs.queue.namespace("sweep")) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        yield
+    finally:
+        worker.event.set()
+        await running
 
 
 async def finished(jobs: SaqJobQueue, keys: list[str], *, seconds: float) -> list[Any]:
@@ -304,10 +347,9 @@ def test_worker_and_jobs_need_redis() -> None:
 async def test_jobs_lists_the_failed_ones(api: Api, redis_server: RedisServer, test_database_url: str) -> None:
     jobs = SaqJobQueue(Redis.from_url(redis_server.url), policy=RetryPolicy(retries=0), failed_ttl=3600)
     await jobs.queue.connect()
-    worker = make_worker(jobs, job_deps(api.container), concurrency=1, burst=True,
-                         functions={"broken": Flaky(failures=9)})
-    await jobs.queue.enqueue("broken", market_id=3)
-    await worker.start()
+    async with running_worker(jobs, job_deps(api.container), {"broken": failing(failures=9)}):
+        key = (await jobs.queue.enqueue("broken", market_id=3)).key  # type: ignore[union-attr]
+        await finished(jobs, [key], seconds=10)
     listed = await asyncio.to_thread(markets, "jobs", database_url=test_database_url, REDIS_URL=redis_server.url)
     assert listed.returncode == 0, listed.stderr
     assert "queued 0, active 0" in listed.stdout and "failed 1" in listed.stdout

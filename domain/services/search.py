@@ -134,8 +134,7 @@ async def reindex(
     *, unit_of_work: UnitOfWorkFactory, embedder: Embedder, clock: Clock, everything: bool,
     progress: Callable[[int, int], None] = lambda done, total: None, batch_size: int = REINDEX_BATCH,
 ) -> ReindexReport:
-    """Index, in batches, every market whose entry is missing or stale (every market with
-    `everything`), tombstone the entries of markets that are gone, purge old tombstones."""
+    """Index stale markets (all with `everything`) in batches, tombstone gone ones, purge old tombstones."""
     report, after, done = ReindexReport(), 0, 0
     async with unit_of_work() as uow:
         total = await uow.markets.count(filter=MarketFilter())

@@ -38,8 +38,8 @@ def to_entry(row: Any, *, prefix: str = "", with_vector: bool = False) -> IndexE
 
 
 def store_statement(dialect: str) -> Insert:
-    """Upsert a vector, taking the market's status, only while its name and description are
-    those that were encoded: one statement, so a concurrent edit cannot slip in between."""
+    """Upsert a vector, with the market's status, only while the market has the text encoded."""
+    # One statement, so an edit committed meanwhile cannot slip in between the check and the write.
     source = select(
         markets.c.id, cast(bindparam("embedder"), String()), cast(bindparam("dimension"), Integer()),
         cast(bindparam("vector"), LargeBinary()), cast(bindparam("content_hash"), String()), markets.c.status,

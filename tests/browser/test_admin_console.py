@@ -249,6 +249,7 @@ async def test_a_stale_token_goes_back_to_sign_in(api: Api, page: Any, live_serv
 async def test_an_unreachable_api_is_reported(api: Api, page: Any, live_server: Server) -> None:
     admin = await api.make_user(Role.ADMIN)
     await sign_in(page, live_server, admin)
+    await expect(page.locator(".summary")).to_have_text("0 markets")
     # The server goes away (as seen from the page): every call to /graphql fails at the network.
     await page.route("**/graphql", lambda route: route.abort("connectionrefused"))
     await page.get_by_role("button", name="Apply filters").click()

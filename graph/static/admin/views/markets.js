@@ -91,15 +91,18 @@ export function marketsView(context) {
     return { filter, orderBy: { field: field_, direction }, ...page };
   }
 
+  let latest = 0; // answers can arrive out of order: only the newest request may draw
+
   async function load() {
+    const request = ++latest;
     results.setAttribute("aria-busy", "true");
     try {
       const data = await context.call(MARKETS, variables());
-      draw(data.markets);
+      if (request === latest) draw(data.markets);
     } catch (error) {
-      replace(results, inlineError("Could not load markets:", error, load));
+      if (request === latest) replace(results, inlineError("Could not load markets:", error, load));
     } finally {
-      results.setAttribute("aria-busy", "false");
+      if (request === latest) results.setAttribute("aria-busy", "false");
     }
   }
 

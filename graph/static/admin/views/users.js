@@ -24,16 +24,22 @@ export function usersView(context) {
   field("User id", idInput),
   h("div", { class: "filter-actions" }, h("button", { type: "submit", class: "primary" }, "Find user")));
 
+  // Answers can arrive out of order: only the newest request of each kind may draw.
+  let latestFind = 0;
+  let latestList = 0;
+
   async function find() {
     const id = idInput.value.trim();
     if (!id) return;
+    const request = ++latestFind;
     try {
       const data = await context.call(USER, { id });
+      if (request !== latestFind) return;
       replace(foundResult, data.user
         ? table("Found user", [data.user])
         : h("p", { class: "empty" }, `No user has the id ${id}.`));
     } catch (error) {
-      replace(foundResult, inlineError("Could not look the user up:", error, find));
+      if (request === latestFind) replace(foundResult, inlineError("Could not look the user up:", error, find));
     }
   }
 
@@ -50,9 +56,11 @@ export function usersView(context) {
 
   async function list() {
     const after = state.cursors[state.cursors.length - 1];
+    const request = ++latestList;
     listResults.setAttribute("aria-busy", "true");
     try {
       const data = await context.call(USERS, { role: state.role || undefined, first: PAGE_SIZE, after });
+      if (request !== latestList) return;
       const { edges, pageInfo, totalCount } = data.users;
       const page = state.cursors.length;
       const summary = h("p", { class: "summary" },
@@ -70,9 +78,9 @@ export function usersView(context) {
         edges.length ? table("Users", edges.map((e) => e.node)) : h("p", { class: "empty" }, "No users."), pager);
     } catch (error) {
       // A USER or MODERATOR gets FORBIDDEN here: users(…) is for admins.
-      replace(listResults, inlineError("Could not list users:", error, list));
+      if (request === latestList) replace(listResults, inlineError("Could not list users:", error, list));
     } finally {
-      listResults.setAttribute("aria-busy", "false");
+      if (request === latestList) listResults.setAttribute("aria-busy", "false");
     }
   }
 
