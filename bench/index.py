@@ -63,7 +63,7 @@ async def wait_until(check: Any, target: int, *, timeout: float) -> float:
 
 def start_worker(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     env = os.environ | {"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "EMBEDDER": args.embedder,
-                        "LOG_LEVEL": "WARNING"}
+                        "LOG_LEVEL": "WARNING", "PERIODIC_JOBS": "true"}  # its catch-up at start is phase one
     with Path(args.log).open("ab") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([MARKETS_BIN, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
 

@@ -15,6 +15,8 @@ psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$
   || createdb -h 127.0.0.1 -U postgres "$db_name"
 
 export DATABASE_URL="$BENCH_DATABASE_URL" RATE_LIMIT_PER_MINUTE=0 AUTH_RATE_LIMIT_PER_MINUTE=0 LOG_LEVEL=WARNING
+# No background indexing or closing under the measurements; each search run says its embedder.
+export PERIODIC_JOBS=false EMBEDDER=hashing
 .venv/bin/markets migrate
 .venv/bin/markets seed --if-empty --users 1000 --markets 10000 --positions 100000
 
