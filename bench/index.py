@@ -1,10 +1,11 @@
 """Indexing every market through a real `markets worker`: how long, and the worker's peak memory.
 
-With the search index emptied, a worker starts and catches up in batches (what it does after a
-model change or on a fresh deploy: the `reindex_stale` job it queues at start). Then one
+With the search index emptied, a worker catches up in batches (the `reindex_stale` job it queues
+at start, after a model change or on a fresh deploy; queued here, periodic jobs off, so that
+nothing else runs under the timing). Then one
 `index_market` job per market is queued (each re-encoded, as an edit would), which measures the
 per-market path that new and edited markets take. The worker's peak resident memory is read
-from /proc (VmHWM) before it is stopped. Prints a table; writes bench/indexing.json.
+from /proc (VmHWM) before it is stopped. Prints a table; writes bench/results-indexing.json.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 
-from domain.services.search import INDEX_MARKET
+from domain.services.search import INDEX_MARKET, REINDEX_STALE
 from jobs.functions import RetryPolicy
 from jobs.redis import SaqJobQueue
 from persistence.database import make_engine
@@ -63,7 +64,7 @@ async def wait_until(check: Any, target: int, *, timeout: float) -> float:
 
 def start_worker(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     env = os.environ | {"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "EMBEDDER": args.embedder,
-                        "LOG_LEVEL": "WARNING", "PERIODIC_JOBS": "true"}  # its catch-up at start is phase one
+                        "LOG_LEVEL": "WARNING", "PERIODIC_JOBS": "false"}  # nothing else runs under the timing
     with Path(args.log).open("ab") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([MARKETS_BIN, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -80,6 +81,7 @@ async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     worker = start_worker(args)
     try:
         await wait_for_worker(jobs, worker, args.log)
+        await jobs.enqueue(REINDEX_STALE)  # what a worker queues at its start
         batch = await wait_until(lambda: count_indexed(engine, name), len(ids), timeout=args.timeout)
         per_market = await index_one_by_one(jobs, engine, name, ids, timeout=args.timeout)
         peak = peak_rss_mib(worker.pid)
@@ -121,7 +123,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_INDEX_REDIS_URL", "redis://127.0.0.1:6379/11"))
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
     parser.add_argument("--timeout", type=float, default=1800, help="seconds each phase may take")
-    parser.add_argument("--json", type=Path, default=Path("bench/indexing.json"))
+    parser.add_argument("--json", type=Path, default=Path("bench/results-indexing.json"))
     parser.add_argument("--log", default="/tmp/markets-bench-worker.log", help="the worker's output")
     return parser.parse_args(argv)
 

@@ -52,7 +52,7 @@ def make_jobs(settings: Settings, redis: Redis | None) -> JobQueue:
 def wire(container: Container) -> None:
     """Give the container its search services and job queue, and queue indexing after commits."""
     settings = container.settings
-    embedder = make_embedder(settings.embedder)
+    embedder = make_embedder(settings.embedder, threads=settings.embedder_threads or 1)
     index = SimilarityIndex(
         partial(read_entries, container), embedder=embedder.name, dimension=embedder.dimension,
         clock=container.clock, refresh_seconds=settings.search_refresh_seconds,

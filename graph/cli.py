@@ -98,10 +98,10 @@ def migrate(_: argparse.Namespace) -> None:
     print("database is at the newest schema")
 
 
-async def with_container(work: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
+async def with_container(work: Callable[[Any], Coroutine[Any, Any, None]], config: Any = None) -> None:
     from graph.bootstrap import bootstrap
 
-    container = bootstrap(settings())
+    container = bootstrap(config or settings())
     try:
         await work(container)
     finally:
@@ -187,7 +187,7 @@ async def worker(args: argparse.Namespace) -> None:
         except RedisError as error:
             raise CliError(f"cannot reach Redis: {error}") from None
 
-    await with_container(work)
+    await with_container(work, every_core(config))
 
 
 async def reindex(args: argparse.Namespace) -> None:
@@ -203,7 +203,12 @@ async def reindex(args: argparse.Namespace) -> None:
         print(f"indexed {report.indexed} markets with {embedder.name} in {time.monotonic() - started:.1f} s "
               f"({report.unchanged} already current, {report.removed} deleted ones dropped)")
 
-    await with_container(work)
+    await with_container(work, every_core(settings()))
+
+
+def every_core(config: Any) -> Any:
+    """The settings with the model on every core unless EMBEDDER_THREADS says otherwise (no requests wait)."""
+    return config.model_copy(update={"embedder_threads": config.embedder_threads or os.cpu_count() or 1})
 
 
 @contextmanager

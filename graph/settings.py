@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     # Search and background jobs (README, "Search and jobs").
     embedder: Literal["auto", "minilm", "hashing"] = "auto"
+    # Cores the model computes on; 0: one in `markets serve` (a core stays for requests), all in
+    # `markets worker` and `markets reindex`.
+    embedder_threads: int = Field(default=0, ge=0)
     search_refresh_seconds: float = Field(default=1.0, ge=0)
     job_retries: int = Field(default=3, ge=0)
     job_retry_delay_seconds: float = Field(default=1.0, ge=0)

@@ -10,6 +10,7 @@ import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -153,10 +154,11 @@ def resolve(setting: str) -> str:
     return setting
 
 
-def make_embedder(setting: str) -> ThreadedEmbedder:
-    """The embedder for the setting, not loaded yet."""
+def make_embedder(setting: str, *, threads: int = 1) -> ThreadedEmbedder:
+    """The embedder for the setting, not loaded yet; the model computes on `threads` cores."""
     if resolve(setting) == "minilm":
         from search import minilm
 
-        return ThreadedEmbedder(minilm.load, name=minilm.MiniLMEncoder.name, dimension=minilm.MiniLMEncoder.dimension)
+        return ThreadedEmbedder(partial(minilm.load, threads), name=minilm.MiniLMEncoder.name,
+                                dimension=minilm.MiniLMEncoder.dimension)
     return ThreadedEmbedder(HashingEncoder, name=HashingEncoder.name, dimension=HashingEncoder.dimension)

