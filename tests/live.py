@@ -88,7 +88,8 @@ class LiveServer:
 def serving(database_url: str, **settings: str) -> Iterator[LiveServer]:
     """`markets serve` on a free port over this database (test secret, no rate limits); killed afterwards."""
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"} | {
+    inherited = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "ENVIRONMENT", "GRAPHIQL")}
+    env = inherited | {
         "DATABASE_URL": database_url, "JWT_SECRET": TEST_SECRET, "RATE_LIMIT_PER_MINUTE": "0",
         "AUTH_RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "WARNING", **settings,
     }

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,37 +14,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from graph import ids
-from tests.conftest import TEST_SECRET, Api
-from tests.redis_server import free_port
+from tests.conftest import Api
+from tests.live import LiveServer, serving
 
 pytestmark = pytest.mark.postgres_only
-MARKETS = str(Path(sys.executable).with_name("markets"))
 
 
 @pytest.fixture
-def server(test_database_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": test_database_url, "JWT_SECRET": TEST_SECRET, "RATE_LIMIT_PER_MINUTE": "0",
-        "AUTH_RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)
-    process = subprocess.Popen([MARKETS, "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+def server(test_database_url: str) -> Iterator[LiveServer]:
+    with serving(test_database_url) as running:
+        yield running
 
 
 async def wait_for_lock_waiter(connection: object, *, timeout: float = 10) -> None:
@@ -64,9 +39,9 @@ async def wait_for_lock_waiter(connection: object, *, timeout: float = 10) -> No
 
 
 async def test_sigterm_lets_the_request_in_flight_finish(
-    api: Api, server: tuple[subprocess.Popen[bytes], str], test_database_url: str
+    api: Api, server: LiveServer, test_database_url: str
 ) -> None:
-    process, url = server
+    process, url = server.process, server.url
     owner = await api.make_user()
     market = await api.make_market(owner)
     engine = create_async_engine(test_database_url, poolclass=NullPool)

@@ -10,9 +10,7 @@ on every run.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,11 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
-from tests.redis_server import free_port
+from tests.live import LiveServer, serving
 
 CHROMIUM = os.environ.get("MARKETS_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("MARKETS_TESTS_REQUIRE_BROWSER") == "1"
@@ -61,65 +57,16 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-@dataclass
-class Server:
-    """A `markets serve` process and a client of its public API."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
-            response = await client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                         headers=headers)
-        return response.json()
-
-    async def data(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
-        """The data of a request to the real server that must succeed."""
-        body = await self.post(query, variables, token=token)
-        assert "errors" not in body, body
-        return body["data"]
+# A `markets serve` process and a client of its public API: the same one the live-update tests use.
+Server = LiveServer
 
 
 @contextmanager
 def serve(database_url: str, **env: str) -> Iterator[Server]:
     """`markets serve` on a free port over the test database, killed on the way out."""
-    port = free_port()
-    environment = os.environ | {
-        "DATABASE_URL": database_url, "JWT_SECRET": TEST_SECRET, "RATE_LIMIT_PER_MINUTE": "0",
-        "AUTH_RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "WARNING",
-        # The tests empty the tables between tests and ids start again: a cached market would lie.
-        "MARKET_CACHE_TTL_SECONDS": "0",
-        **env,
-    }
-    for name in ("REDIS_URL", "ENVIRONMENT", "GRAPHIQL"):
-        if name not in env:
-            environment.pop(name, None)
-    process = subprocess.Popen([MARKETS, "serve", "--port", str(port)], env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://{ALLOWED_HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"markets serve exited with {process.returncode}: "
-                                   f"{process.stderr.read().decode() if process.stderr else ''}")
-            try:
-                if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("markets serve did not answer /healthz within 30 s")
-            time.sleep(0.1)
-        yield Server(url=url, process=process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        if process.stderr:
-            process.stderr.close()
+    # The tests empty the tables between tests and ids start again: a cached market would lie.
+    with serving(database_url, **({"MARKET_CACHE_TTL_SECONDS": "0"} | env)) as server:
+        yield server
 
 
 @dataclass
