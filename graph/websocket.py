@@ -79,16 +79,22 @@ class SocketContext(Context):
     feeds: list[Feed] = field(default_factory=list)
 
     def for_operation(self) -> SocketContext:
-        """A copy for one operation: its own document flags, feeds, and scopes from now on."""
-        return dataclasses.replace(self, document=None, validation_failed=False, feeds=[])
+        """A copy for one operation: its own document flags, feeds, and scopes (none shared with the socket)."""
+        repositories, loaders = fresh_scope(self.container)
+        return dataclasses.replace(
+            self, document=None, validation_failed=False, feeds=[], repositories=repositories, loaders=loaders
+        )
 
     def open_scope(self) -> None:
         """Fresh repositories and loaders (see `fresh_scope`)."""
         self.repositories, self.loaders = fresh_scope(self.container)
 
     async def release(self) -> None:
-        """Give the scope's connection back to the pool (nothing when it took none)."""
-        await self.repositories.session.close()
+        """End the scope: its connection back to the pool (nothing when it took none), its late
+        statements refused; a fresh scope, which takes no connection until it needs one, from now on."""
+        session = self.repositories.session
+        self.open_scope()
+        await session.close()
 
     async def close(self) -> None:
         """The operation ended: unsubscribe its feeds and give back its connection."""

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.events import AfterCommit, MarketWrites
 from domain.ports import MarketRepository
-from persistence.database import Session
+from persistence.database import Session, TransactionLost
 from persistence.repositories.cached_markets import CachingMarketRepository, MarketCache
 from persistence.repositories.embeddings import SqlEmbeddingRepository
 from persistence.repositories.markets import SqlMarketRepository
@@ -42,6 +42,7 @@ class SqlUnitOfWork(Repositories):
         self._owns_session = owns_session
         self._after_commit = after_commit
         self._committed = False
+        self._losses = session.losses
 
     @classmethod
     def standalone(cls, engine: AsyncEngine, *, after_commit: AfterCommit | None = None) -> SqlUnitOfWork:
@@ -49,6 +50,7 @@ class SqlUnitOfWork(Repositories):
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self._committed = False
+        self._losses = self.session.losses
         return self
 
     async def __aexit__(
@@ -60,7 +62,13 @@ class SqlUnitOfWork(Repositories):
             await self.session.close()
 
     async def commit(self) -> None:
-        """Commit, then announce what was written (caches invalidate, subscribers hear of it)."""
+        """Commit, then announce what was written (caches invalidate, subscribers hear of it).
+
+        Refused when the session lost a connection with this transaction's first statements on it:
+        what follows ran on another connection, and committing it alone would keep half the work.
+        """
+        if self.session.losses != self._losses:
+            raise TransactionLost("the transaction's connection was lost before the commit")
         await self.session.commit()
         self._committed = True
         writes, self.markets.writes = self.markets.writes, MarketWrites()

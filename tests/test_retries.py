@@ -33,10 +33,12 @@ def test_transient_errors_are_told_apart(error: BaseException, transient: bool) 
 
 
 class Session:
-    closed = 0
+    """Counts the connections given back between attempts (release: the session stays usable)."""
 
-    async def close(self) -> None:
-        self.closed += 1
+    released = 0
+
+    async def release(self) -> None:
+        self.released += 1
 
 
 class Info:
@@ -56,7 +58,7 @@ async def test_a_mutation_runs_again_on_a_fresh_connection_after_a_transient_err
     info = Info()
     assert await RetryTransientErrors().resolve_async(resolver, None, info) == "done"  # type: ignore[arg-type]
     assert len(attempts) == 3
-    assert info.context.repositories.session.closed == 2
+    assert info.context.repositories.session.released == 2
 
 
 async def test_a_mutation_gives_up_after_three_attempts() -> None:
