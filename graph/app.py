@@ -19,7 +19,7 @@ from graph.health import healthz, readyz
 from graph.http import error_response
 from graph.limits import Limits
 from graph.metrics import instrument, metrics_endpoint
-from graph.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from graph.middleware import BodyLimitMiddleware, BodyTimeoutMiddleware, RequestContextMiddleware
 from graph.requests import count_statements
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         middleware=[
             Middleware(RequestContextMiddleware),
             *cors_middleware(container.settings),
+            Middleware(BodyTimeoutMiddleware, seconds=container.settings.request_body_timeout_seconds),
             Middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes),
         ],
         lifespan=lifespan,

@@ -59,6 +59,7 @@ def fresh_metrics_dir() -> str:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from graph.serving import uvicorn_options
     from search.embedders import resolve
 
     config = logged_settings()
@@ -77,8 +78,8 @@ def serve(args: argparse.Namespace) -> None:
     try:
         uvicorn.run(
             "graph.cli:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
-            loop="uvloop", http="httptools", log_level=config.log_level.lower(), access_log=False,
-            log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            loop="uvloop", log_level=config.log_level.lower(), access_log=False,
+            log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, **uvicorn_options(config),
         )
     finally:
         if metrics_dir is not None:

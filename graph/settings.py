@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     graphiql: bool | None = None
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # Slow clients (README, "Slow clients"): the time a request's headers, then its body, may take
+    # to arrive, and how long an idle kept-alive connection stays open.
+    request_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    request_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_timeout_seconds: int = Field(default=5, gt=0)
     db_pool_size: int = Field(default=10, gt=0)
     db_startup_timeout_seconds: float = Field(default=60.0, ge=0)
     log_level: str = "INFO"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from graph.metrics import RATE_LIMITED, REDIS_FAILURES
 from tests.conftest import Api, codes
+from tests.live import WAIT_SECONDS, serving
 from tests.redis_server import RedisServer
 from tests.servers import instance
 
@@ -100,3 +102,29 @@ async def test_zero_turns_the_limits_off(api: Api) -> None:
     # The suite's own settings: RATE_LIMIT_PER_MINUTE=0 and AUTH_RATE_LIMIT_PER_MINUTE=0.
     for _ in range(30):
         assert (await api.post(LOGIN, {"email": "nobody@example.com"})).status_code == 200
+
+
+async def live_statuses(url: str, forwarded: list[str]) -> list[int]:
+    """The status of one anonymous query per X-Forwarded-For value, in turn, from 127.0.0.1."""
+    async with httpx.AsyncClient(base_url=url, timeout=WAIT_SECONDS) as http:
+        return [
+            (await http.post("/graphql", json={"query": QUERY}, headers={"X-Forwarded-For": hop})).status_code
+            for hop in forwarded
+        ]
+
+
+async def test_a_live_server_ignores_forwarded_for_from_loopback_without_trusted_proxies(
+    test_database_url: str,
+) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 by default; `markets serve` must not let it."""
+    with serving(test_database_url, RATE_LIMIT_PER_MINUTE="3") as server:
+        statuses = await live_statuses(server.url, [f"10.9.9.{n}" for n in range(5)])
+    assert statuses == [200, 200, 200, 429, 429]  # one client, 127.0.0.1, whatever the header says
+
+
+async def test_a_live_server_believes_forwarded_for_from_a_trusted_proxy(test_database_url: str) -> None:
+    with serving(test_database_url, RATE_LIMIT_PER_MINUTE="3", TRUSTED_PROXIES="127.0.0.1") as server:
+        distinct = await live_statuses(server.url, [f"10.9.9.{n}" for n in range(5)])
+        same = await live_statuses(server.url, ["10.8.8.8"] * 4)
+    assert distinct == [200] * 5  # five clients behind the proxy, one request each
+    assert same == [200, 200, 200, 429]  # one of them, limited on its own
