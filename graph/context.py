@@ -23,6 +23,8 @@ class Context:
     loaders: Loaders
     viewer: User | None = None
     client_address: str = ""
+    # The key the viewer's requests count against (graph.ratelimit); empty when nothing counts them.
+    rate_key: str = ""
     # Set by the validation hook: the parsed document, and whether it failed validation.
     document: DocumentNode | None = None
     validation_failed: bool = field(default=False)

@@ -32,12 +32,19 @@ local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
+local cost = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return tostring(tonumber(oldest[2]) + window - now)
+local over = redis.call('ZCARD', KEYS[1]) + cost - limit
+if over > 0 then
+  if cost > limit then
+    return tostring(window)
+  end
+  local freeing = redis.call('ZRANGE', KEYS[1], over - 1, over - 1, 'WITHSCORES')
+  return tostring(tonumber(freeing[2]) + window - now)
 end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
+for i = 1, cost do
+  redis.call('ZADD', KEYS[1], now, ARGV[3] .. ':' .. i)
+end
 redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
 return false
 """
@@ -56,16 +63,19 @@ class RateLimited(Exception):
 
 
 class Window(Protocol):
-    async def admit(self, key: str, limit: int) -> float | None:
-        """None when admitted (and counted), else the seconds until a slot frees."""
+    async def admit(self, key: str, limit: int, cost: int = 1) -> float | None:
+        """None when `cost` more requests fit under `limit` (and are counted, all or none), else the
+        seconds until enough slots free (the whole window when `cost` alone is over the limit)."""
 
 
 class RedisWindow:
     def __init__(self, redis: Redis) -> None:
         self._script = redis.register_script(SLIDING_LOG)
 
-    async def admit(self, key: str, limit: int) -> float | None:
-        wait = await self._script(keys=["markets:rate:" + key], args=[WINDOW_SECONDS, limit, uuid.uuid4().hex])
+    async def admit(self, key: str, limit: int, cost: int = 1) -> float | None:
+        wait = await self._script(
+            keys=["markets:rate:" + key], args=[WINDOW_SECONDS, limit, uuid.uuid4().hex, cost]
+        )
         return float(wait) if wait is not None else None
 
 
@@ -73,14 +83,15 @@ class MemoryWindow:
     def __init__(self) -> None:
         self._logs: dict[str, deque[float]] = {}
 
-    async def admit(self, key: str, limit: int) -> float | None:
+    async def admit(self, key: str, limit: int, cost: int = 1) -> float | None:
         now = time.monotonic()
         entries = self._logs.setdefault(key, deque())
         while entries and entries[0] <= now - WINDOW_SECONDS:
             entries.popleft()
-        if len(entries) >= limit:
-            return entries[0] + WINDOW_SECONDS - now
-        entries.append(now)
+        over = len(entries) + cost - limit
+        if over > 0:
+            return WINDOW_SECONDS if cost > limit else entries[over - 1] + WINDOW_SECONDS - now
+        entries.extend([now] * cost)
         return None
 
 
@@ -90,13 +101,13 @@ class RateLimiter:
         self.per_minute = per_minute
         self.auth_per_minute = auth_per_minute
 
-    async def check(self, kind: str, keys: Sequence[str], limit: int) -> None:
-        """Count one request against each key; RateLimited when any is over `limit` (0: off)."""
+    async def check(self, kind: str, keys: Sequence[str], limit: int, cost: int = 1) -> None:
+        """Count `cost` requests against each key; RateLimited when any would go over `limit` (0: off)."""
         if limit == 0:
             return
         for key in keys:
             try:
-                wait = await self._window.admit(f"{kind}:{key}", limit)
+                wait = await self._window.admit(f"{kind}:{key}", limit, cost)
             except (RedisError, OSError, TimeoutError) as error:
                 log.warning("rate limiter unavailable, letting the request through: %r", error)
                 REDIS_FAILURES.labels("ratelimit").inc()
@@ -105,8 +116,9 @@ class RateLimiter:
                 RATE_LIMITED.labels(kind).inc()
                 raise RateLimited(wait)
 
-    async def check_viewer(self, viewer_key: str) -> None:
-        await self.check("request", [viewer_key], self.per_minute)
+    async def check_viewer(self, viewer_key: str, cost: int = 1) -> None:
+        """A request (`cost` 1), or the further writes of a mutation operation (graph.mutation_budget)."""
+        await self.check("request", [viewer_key], self.per_minute, cost)
 
     async def check_auth(self, *, address: str, email: str) -> None:
         """signUp and login: stricter, by client address and by the email tried."""

@@ -11,6 +11,7 @@ from strawberry.extensions import DisableIntrospection, FieldExtension, ParserCa
 from domain.roles import MODERATE, Permission
 from graph.errors import ValidationPhase
 from graph.limits import Limits, query_limits
+from graph.mutation_budget import MutationBudget
 from graph.mutations.create_market import create_market
 from graph.mutations.delete_market import delete_market
 from graph.mutations.login import login
@@ -95,6 +96,7 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
         ValidationPhase,
         SubscriptionsOverWebSocket,
         query_limits(limits or Limits()),  # after ValidationPhase: costs only what validated
+        MutationBudget,  # after the limits: charges only what may run
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -81,7 +81,8 @@ class GraphQLView(GraphQL[Context, None]):
         context.client_address = client_address(request, self.container.trusted_proxies)
         pk, invalid = self.token_subject(request.headers.get("authorization"))
         # Counted before the database is asked anything; bad tokens count against the address.
-        await self.container.rate_limiter.check_viewer(f"user:{pk}" if pk else f"address:{context.client_address}")
+        context.rate_key = f"user:{pk}" if pk else f"address:{context.client_address}"
+        await self.container.rate_limiter.check_viewer(context.rate_key)
         if invalid is not None:
             raise invalid
         context.viewer = await self.viewer(pk, context)

@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from graphql import get_operation_ast, parse
+from sqlalchemy import text
 
 from graph.metrics import RATE_LIMITED, REDIS_FAILURES
+from graph.mutation_budget import mutation_fields
 from tests.conftest import Api, codes
 from tests.live import WAIT_SECONDS, serving
 from tests.redis_server import RedisServer
@@ -128,3 +131,50 @@ async def test_a_live_server_believes_forwarded_for_from_a_trusted_proxy(test_da
         same = await live_statuses(server.url, ["10.8.8.8"] * 4)
     assert distinct == [200] * 5  # five clients behind the proxy, one request each
     assert same == [200, 200, 200, 429]  # one of them, limited on its own
+
+
+def create_markets(count: int, *, first: int = 0) -> str:
+    """One mutation operation of `count` aliased createMarket fields."""
+    fields = " ".join(
+        f'm{n}: createMarket(input: {{name: "Will it rain on day {n}?"}}) {{ id }}' for n in range(first, first + count)
+    )
+    return f"mutation {{ {fields} }}"
+
+
+async def market_count(app: Api) -> int:
+    async with app.container.engine.connect() as connection:
+        return int((await connection.execute(text("SELECT count(*) FROM markets"))).scalar_one())
+
+
+async def test_each_mutation_field_counts_against_the_limit(test_database_url: str, redis_url: str | None) -> None:
+    async with instance(test_database_url, redis_url=redis_url, rate_limit_per_minute=10) as app:
+        member = await app.make_user()
+        assert_limited(await app.post(create_markets(30), token=member.token))  # 30 writes, 10 allowed
+        assert await market_count(app) == 0  # refused whole, before any field ran
+        response = await app.post(create_markets(3), token=member.token)  # 1 (the 429) + 3 used
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        assert await market_count(app) == 3
+        assert_limited(await app.post(create_markets(7, first=3), token=member.token))  # 4 + 7 > 10
+        assert await market_count(app) == 3
+        response = await app.post(create_markets(5, first=3), token=member.token)  # 5 + 5 = 10: fits exactly
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        assert await market_count(app) == 8
+        assert_limited(await app.post(QUERY, token=member.token))  # the budget is spent
+
+
+@pytest.mark.parametrize(("document", "fields"), [
+    ("mutation { a: login(email: $e, password: $p) { token } }", 1),
+    ("mutation { a: login(email: $e, password: $p) { token } b: login(email: $e, password: $p) { token } }", 2),
+    # One response key runs once, however often it is written.
+    ("mutation { login(email: $e, password: $p) { token } login(email: $e, password: $p) { token } }", 1),
+    ("mutation { __typename a: login(email: $e, password: $p) { token } }", 1),
+    ("mutation { ...W ... on Mutation { c: login(email: $e, password: $p) { token } } } "
+     "fragment W on Mutation { a: login(email: $e, password: $p) { token } b: login(email: $e, password: $p) "
+     "{ token } }", 3),
+    ("mutation { ...W ...W } fragment W on Mutation { a: login(email: $e, password: $p) { token } }", 1),
+])
+def test_mutation_fields_are_counted_by_response_key(document: str, fields: int) -> None:
+    parsed = parse(document)
+    operation = get_operation_ast(parsed)
+    assert operation is not None
+    assert mutation_fields(parsed, operation) == fields
