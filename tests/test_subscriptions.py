@@ -513,7 +513,8 @@ async def test_bad_strings_in_a_subscribe_message_are_bad_user_input(solo: LiveS
     assert refused["type"] == nul["type"] == "error"
     assert refused["payload"][0]["extensions"] == {
         "code": "BAD_USER_INPUT", "fields": {"operationName": "must not contain lone surrogates"}}
-    assert nul["payload"][0]["extensions"] == {"code": "BAD_USER_INPUT", "fields": {"id": "must not contain NUL characters"}}
+    assert nul["payload"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT", "fields": {"id": "must not contain NUL characters"}}
 
 
 async def until_admitted(server: LiveServer, payload: dict[str, object] | None = None) -> websockets.ClientConnection:
