@@ -35,10 +35,13 @@ REDACTED = "[REDACTED]"
 SECRET_KEYS = re.compile(r"password|passwd|secret|token|authorization|cookie|credential", re.IGNORECASE)
 SECRET_SHAPES = re.compile(
     r"eyJ[\w-]*\.[\w-]*\.[\w-]*"  # a JWT (its header is base64url JSON: `{"` encodes as eyJ)
-    r"|\$argon2(?:id|i|d)\$[^\s'\"\\,]+"  # an argon2 hash, as the hasher writes it
+    r"|\$argon2(?:id|i|d)\$[\w$=,+/.-]+"  # an argon2 hash, as the hasher writes it
     r"|(?<=bearer )[^\s'\"\\,]+",  # a bearer credential, whatever its shape
     re.IGNORECASE,
 )
+# The websockets library logs each frame's text at DEBUG ("< TEXT '{...}' [96 bytes]"): a client's
+# connection_init carries its token there.
+FRAME_DATA = re.compile(r"(?<=[<>] TEXT )'.*'(?= \[\d+ bytes\])|(?<=[<>] BINARY ).*(?= \[\d+ bytes\])")
 # Too short to redact without mangling every line (a one-letter "password" would blank its letter).
 SHORTEST_SECRET = 4
 
@@ -78,7 +81,7 @@ class Redactor:
         for secret in (*self.secrets, *(info.secrets if info is not None else ())):
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        text = SECRET_SHAPES.sub(REDACTED, text)
+        text = SECRET_SHAPES.sub(REDACTED, FRAME_DATA.sub(REDACTED, text))
         # A lone surrogate cannot be written out as UTF-8: shown as its escape instead.
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
