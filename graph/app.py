@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             *frontend_routes(container.settings),
         ],
         middleware=[
-            Middleware(RequestContextMiddleware),
+            Middleware(RequestContextMiddleware, sql_statements_header=not container.settings.is_production),
             *cors_middleware(container.settings),
             Middleware(BodyTimeoutMiddleware, seconds=container.settings.request_body_timeout_seconds),
             Middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes),

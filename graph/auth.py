@@ -10,6 +10,18 @@ from domain.entities import User
 from graph import ids
 
 ALGORITHM = "HS256"
+MALFORMED = "Expected 'Authorization: Bearer <token>'"
+# One fixed message per reason a token is refused: PyJWT's own messages tell an attacker which
+# check failed and how (padding, segments, claim names), and may echo the input.
+REFUSALS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "The token has expired"),
+    (jwt.ImmatureSignatureError, "The token is not valid yet"),
+    (jwt.MissingRequiredClaimError, "The token lacks a required claim"),
+    (jwt.InvalidAlgorithmError, "The token's algorithm is not accepted"),
+    (jwt.InvalidSignatureError, "The token's signature does not verify"),
+    (jwt.DecodeError, "The token is malformed"),
+)
+INVALID = "The token is invalid"
 
 
 class InvalidToken(Exception):
@@ -35,14 +47,19 @@ class TokenService:
         """The user pk named by an `Authorization` header value, or InvalidToken."""
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise InvalidToken("Expected 'Authorization: Bearer <token>'")
+            raise InvalidToken(MALFORMED)
         try:
             claims = jwt.decode(
                 token.strip(), self._secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}
             )
         except jwt.PyJWTError as error:
-            raise InvalidToken(f"Invalid token: {error}") from None
+            raise InvalidToken(refusal(error)) from None
         pk = ids.decode(str(claims["sub"]), "User")
         if pk is None:
-            raise InvalidToken("Invalid token: unknown subject")
+            raise InvalidToken(INVALID)
         return pk
+
+
+def refusal(error: jwt.PyJWTError) -> str:
+    """The fixed message for why PyJWT refused a token (the first match: the classes nest)."""
+    return next((message for kind, message in REFUSALS if isinstance(error, kind)), INVALID)

@@ -32,6 +32,9 @@ VARIABLE_PATH = re.compile(
     r"^Variable '\$(\w+)' has invalid (?:default )?value(?: at ((?:\.\w+|\[\d+\])+))?: (.*)$", re.DOTALL
 )
 VARIABLE_NAME = re.compile(r"^Variable '\$(\w+)'")
+# graphql-core's hints ("Did you mean 'markets'?") name fields and values: with introspection off they
+# would hand out the schema it hides.
+SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
@@ -118,9 +121,16 @@ def variable_fields(message: str, document: DocumentNode | None = None) -> dict[
     return {"variables": message}
 
 
-def classify(error: GraphQLError, *, validation_failed: bool, document: DocumentNode | None) -> dict[str, Any]:
-    """The client's view of one error: the code it carries (QUERY_TOO_COMPLEX…), else one by its phase."""
+def classify(
+    error: GraphQLError, *, validation_failed: bool, document: DocumentNode | None, suggestions: bool = True
+) -> dict[str, Any]:
+    """The client's view of one error: the code it carries (QUERY_TOO_COMPLEX…), else one by its phase.
+
+    Without `suggestions` (introspection off), graphql-core's "Did you mean …?" hints are left out.
+    """
     body = error.formatted
+    if not suggestions:
+        body["message"] = SUGGESTION.sub("", body["message"])
     original = error.original_error
     if (error.extensions or {}).get("code"):
         return body
@@ -133,7 +143,7 @@ def classify(error: GraphQLError, *, validation_failed: bool, document: Document
         return {**body, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
     if error.path is None:
         # Execution errors with no path are variable values that did not coerce.
-        return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": variable_fields(error.message, document)}}
+        return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": variable_fields(body["message"], document)}}
     if is_database_down(original):
         log.warning("database unavailable: %r", original)
         return {**body, **error_body("The database is unavailable", "SERVICE_UNAVAILABLE")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from graphql import (
     DocumentNode,
@@ -68,6 +68,14 @@ class Limits:
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
             max_tokens=settings.max_query_tokens, max_cost=settings.max_query_cost,
         )
+
+
+@runtime_checkable
+class Budgeted(Protocol):
+    """A context whose operations share a cost budget (a WebSocket's subscriptions: graph.socket_limits)."""
+
+    def charge(self, cost: int) -> str | None:
+        """Spend the operation's cost; why it cannot be spent, or None once it is."""
 
 
 def too_complex(message: str, nodes: list[Node] | None = None, **measures: int) -> GraphQLError:
@@ -315,7 +323,12 @@ class QueryLimits(SchemaExtension):
         if operation is None:
             return None
         cost = operation_cost(execution.schema._schema, document, operation, execution.variables)
-        return over_limit("cost", cost, self.limits.max_cost, operation)
+        error = over_limit("cost", cost, self.limits.max_cost, operation)
+        if error is None and isinstance(execution.context, Budgeted):
+            refusal = execution.context.charge(cost)
+            if refusal is not None:
+                error = too_complex(refusal, [operation], cost=cost)
+        return error
 
 
 def query_limits(limits: Limits) -> Callable[[], QueryLimits]:

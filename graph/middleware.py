@@ -17,10 +17,15 @@ log = logging.getLogger("markets.http")
 
 
 class RequestContextMiddleware:
-    """Tags the request with an id (echoed or generated), counts its SQL statements, logs its one line."""
+    """Tags the request with an id (echoed or generated), counts its SQL statements, logs its one line.
 
-    def __init__(self, app: ASGIApp) -> None:
+    `X-SQL-Statements` (the statements the request ran) is a development aid: in production it would
+    tell any client how the server stores its data, so it is sent only when `sql_statements_header`.
+    """
+
+    def __init__(self, app: ASGIApp, *, sql_statements_header: bool = True) -> None:
         self.app = app
+        self.sql_statements_header = sql_statements_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,7 +42,8 @@ class RequestContextMiddleware:
                 started = True
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = rid
-                headers["X-SQL-Statements"] = str(info.statements)
+                if self.sql_statements_header:
+                    headers["X-SQL-Statements"] = str(info.statements)
                 info.status = message["status"]
             await send(message)
 

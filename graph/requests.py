@@ -29,6 +29,8 @@ class RequestInfo:
     viewer_id: str | None = None
     status: int = 0
     error_codes: list[str] = field(default_factory=list)
+    # Values the request carries that no log line may show (its passwords, its token): graph.logs.
+    secrets: set[str] = field(default_factory=set)
 
     @property
     def duration_ms(self) -> float:

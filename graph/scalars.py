@@ -24,6 +24,12 @@ def parse_datetime(value: object) -> datetime:
         raise ScalarInputError(f"{value!r} is not an ISO-8601 date-time") from None
     if parsed.tzinfo is None:
         raise ScalarInputError("DateTime must carry a time-zone offset (Z or +02:00)")
+    try:
+        # Every instant is compared and stored in UTC: one that has no UTC date (past year 9999,
+        # before year 1) is out of range here, not an overflow later.
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ScalarInputError("DateTime is out of range once converted to UTC") from None
     return parsed
 
 

@@ -10,6 +10,7 @@ from strawberry.extensions import DisableIntrospection, FieldExtension, ParserCa
 
 from domain.roles import MODERATE, Permission
 from graph.errors import ValidationPhase
+from graph.inputs import InputStrings
 from graph.limits import Limits, query_limits
 from graph.mutation_budget import MutationBudget
 from graph.mutations.create_market import create_market
@@ -93,6 +94,7 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
+        InputStrings,  # before ValidationPhase, which notes whether anything refused the document
         ValidationPhase,
         SubscriptionsOverWebSocket,
         query_limits(limits or Limits()),  # after ValidationPhase: costs only what validated

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_ping_interval_seconds: float = Field(default=20.0, ge=0)
     subscription_queue_size: int = Field(default=100, gt=0)
+    # What one client may hold (graph.socket_limits), and how often a socket's viewer is re-read.
+    max_sockets_per_address: int = Field(default=10, gt=0)
+    max_sockets_per_user: int = Field(default=5, gt=0)
+    max_subscription_cost_per_connection: int = Field(default=10_000, gt=0)
+    ws_viewer_recheck_seconds: float = Field(default=2.0, ge=0)
 
     # Comma-separated origins allowed by CORS; "*" allows any.
     cors_origins: str = ""

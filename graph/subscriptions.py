@@ -77,9 +77,11 @@ async def follow(context: SocketContext, wants: Callable[[Change], bool], *, mar
 
 
 async def current(context: SocketContext, market_id: int) -> Market | None:
-    """The market as it is now, through a new scope's loaders (the caller releases the scope)."""
+    """The market as it is now, through a new scope's loaders (the caller releases the scope), for the
+    viewer as they are now (their role re-read, at most every WS_VIEWER_RECHECK_SECONDS)."""
     context.open_scope()
     try:
+        await context.recheck_viewer()
         market: Market | None = await context.loaders.market.load(market_id)
     except Exception as error:
         if is_database_down(error):

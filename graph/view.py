@@ -23,15 +23,19 @@ from graph.auth import InvalidToken
 from graph.bootstrap import Container
 from graph.context import Context
 from graph.errors import classify, is_database_down
+from graph.frames import SocketFrames
 from graph.frontend import graphiql_page
 from graph.http import error_response
+from graph.inputs import request_refusal
 from graph.json import dumps, loads
 from graph.loaders import Loaders
+from graph.logs import conceal
 from graph.observe import record_errors, record_operation, record_viewer
 from graph.persisted import PersistedQueries
 from graph.ratelimit import RateLimited, client_address
 from graph.schema import Schema
-from graph.websocket import SocketContext, SocketHandler, authenticate, socket_context
+from graph.socket_limits import SocketCounts
+from graph.websocket import SocketContext, SocketHandler, admit, authenticate, socket_context
 from persistence.database import Session
 from persistence.unit_of_work import Repositories
 
@@ -39,8 +43,9 @@ RETRY_AFTER_SECONDS = "5"
 
 
 class GraphQLView(GraphQL[Context, None]):
-    # Subscriptions over WebSocket: graph.websocket.
+    # Subscriptions over WebSocket: graph.websocket, frames checked by graph.frames.
     graphql_transport_ws_handler_class = SocketHandler
+    websocket_adapter_class = SocketFrames  # type: ignore[assignment]
 
     def __init__(self, *, container: Container, schema: Schema) -> None:
         settings = container.settings
@@ -54,6 +59,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.container = container
         self.persisted = PersistedQueries.for_container(container)
+        self.sockets = SocketCounts()
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -79,7 +85,10 @@ class GraphQLView(GraphQL[Context, None]):
         )
         request.state.context = context
         context.client_address = client_address(request, self.container.trusted_proxies)
-        pk, invalid = self.token_subject(request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        conceal(authorization)
+        conceal(authorization.strip().partition(" ")[2].strip() if authorization else None)
+        pk, invalid = self.token_subject(authorization)
         # Counted before the database is asked anything; bad tokens count against the address.
         context.rate_key = f"user:{pk}" if pk else f"address:{context.client_address}"
         await self.container.rate_limiter.check_viewer(context.rate_key)
@@ -90,9 +99,12 @@ class GraphQLView(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
-        """connection_init: the socket's viewer from its payload, by the same token rules (4403 if refused)."""
+        """connection_init: the socket's viewer from its payload, by the same token rules (4403 if refused);
+        TooManySockets (4429) when the user holds MAX_SOCKETS_PER_USER already."""
         assert isinstance(context, SocketContext)
         await authenticate(context, self.token_subject, self.viewer)
+        if context.viewer is not None:
+            admit(self.sockets, context, f"user:{context.viewer.id}", self.container.settings.max_sockets_per_user)
         return UNSET
 
     def token_subject(self, authorization: str | None) -> tuple[int | None, InvalidToken | None]:
@@ -128,7 +140,11 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Request, request_adapter: object, sub_response: Response, context: Context,
         root_value: None, request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """Resolve an automatic persisted query's text, then run it like any other."""
+        """Refuse bad characters in the query text or operationName (they cannot even be hashed or echoed);
+        resolve an automatic persisted query's text, then run it like any other."""
+        refusal = request_refusal(request_data.query, request_data.operation_name)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
         parent = super().execute_single
         return await self.persisted.execute(
             request_data, context,
@@ -141,7 +157,9 @@ class GraphQLView(GraphQL[Context, None]):
         if not result.errors:
             return {"data": result.data}
         errors = [
-            classify(e, validation_failed=context.validation_failed, document=context.document) for e in result.errors
+            classify(e, validation_failed=context.validation_failed, document=context.document,
+                     suggestions=self.container.settings.explorer_enabled)
+            for e in result.errors
         ]
         record_errors(errors)
         if any(e["extensions"]["code"] == "SERVICE_UNAVAILABLE" for e in errors):

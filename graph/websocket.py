@@ -7,9 +7,15 @@
   queries apply); with PERSISTED_QUERIES_ONLY a subscription's text must be registered.
 - Each operation runs in a copy of the socket's context, each event in fresh loaders whose
   connection goes back to the pool before the event is sent; errors leave with the codes HTTP gives.
+- The viewer is read again from the database before an event is rendered, at most every
+  WS_VIEWER_RECHECK_SECONDS (shared by the socket's operations): a role change applies to sockets
+  already open within that time, and a user who no longer exists has the socket closed with 4403.
 - Limits: MAX_SUBSCRIPTIONS_PER_CONNECTION (RATE_LIMITED past it), the connection-init timeout
   (4408), a ping every WS_PING_INTERVAL_SECONDS answered by the next one or 1011, and a subscriber
-  whose bounded queue overflows closed with 1013 (graph.subscriptions).
+  whose bounded queue overflows closed with 1013 (graph.subscriptions); sockets per address and
+  per user (4429), the subscriptions' cost per connection and the rate of subscribe messages
+  (graph.socket_limits).
+- A frame that is not a valid message of the protocol closes the socket with 4400 (graph.frames).
 """
 
 from __future__ import annotations
@@ -42,12 +48,15 @@ from graph.bootstrap import Container
 from graph.context import Context
 from graph.errors import INTERNAL, classify, error_body, is_database_down
 from graph.events import Feed
+from graph.frames import frame_problem
+from graph.inputs import request_refusal
 from graph.json import dumps
 from graph.loaders import Loaders
 from graph.metrics import WEBSOCKET_DROPS
 from graph.persisted import CODE as PERSISTED_QUERY_NOT_FOUND
 from graph.persisted import ONLY_PERSISTED, sha256_hex
-from graph.ratelimit import client_address
+from graph.ratelimit import RateLimited, client_address
+from graph.socket_limits import CLOSE_TOO_MANY_SOCKETS, CostBudget, SocketCounts, TooManySockets
 from persistence.database import Session
 from persistence.unit_of_work import Repositories
 
@@ -67,6 +76,14 @@ def ignore_drop(code: int, reason: str, label: str) -> None:
 
 
 @dataclass
+class ViewerCheck:
+    """The socket's viewer as last read from the database, and when: shared by its operations."""
+
+    user: User | None = None
+    at: float = float("-inf")
+
+
+@dataclass
 class SocketContext(Context):
     """A socket's context. Each operation runs in a copy; each event in a scope of fresh loaders."""
 
@@ -77,13 +94,44 @@ class SocketContext(Context):
     drop: Callable[[int, str, str], None] = ignore_drop
     # The operation's subscribed feeds, unsubscribed when it ends however it ends.
     feeds: list[Feed] = field(default_factory=list)
+    # Shared by the socket's operations (copies share these objects): the viewer last read, what
+    # the open subscriptions may still cost, and the socket's slots in the per-client counts.
+    viewer_check: ViewerCheck = field(default_factory=ViewerCheck)
+    budget: CostBudget = field(default_factory=lambda: CostBudget(limit=0))
+    slots: list[str] = field(default_factory=list)
+    # What this operation spent of the budget (given back when it ends).
+    charged: int = 0
 
     def for_operation(self) -> SocketContext:
-        """A copy for one operation: its own document flags, feeds, and scopes (none shared with the socket)."""
+        """A copy for one operation: its own document flags, feeds, charge, and scopes (none shared with the socket)."""
         repositories, loaders = fresh_scope(self.container)
         return dataclasses.replace(
-            self, document=None, validation_failed=False, feeds=[], repositories=repositories, loaders=loaders
+            self, document=None, validation_failed=False, feeds=[], charged=0, repositories=repositories,
+            loaders=loaders,
         )
+
+    def charge(self, cost: int) -> str | None:
+        """Spend the operation's cost from the socket's budget (graph.limits.Budgeted)."""
+        if not self.budget.charge(cost):
+            return (f"This subscription costs {cost}: the subscriptions open on this connection may cost "
+                    f"{self.budget.limit} together, {self.budget.spent} is taken; complete one first")
+        self.charged += cost
+        return None
+
+    async def recheck_viewer(self) -> None:
+        """The viewer as the database has it now, read at most every WS_VIEWER_RECHECK_SECONDS.
+
+        Needs an open scope (the caller's); a user who no longer exists closes the socket (4403).
+        """
+        if self.viewer is None:
+            return
+        check = self.viewer_check
+        if time.monotonic() - check.at >= self.container.settings.ws_viewer_recheck_seconds:
+            check.user = (await self.repositories.users.get_many([self.viewer.id])).get(self.viewer.id)
+            check.at = time.monotonic()
+            if check.user is None:
+                self.drop(CLOSE_FORBIDDEN, "The token's user no longer exists", "user_gone")
+        self.viewer = check.user
 
     def open_scope(self) -> None:
         """Fresh repositories and loaders (see `fresh_scope`)."""
@@ -97,9 +145,11 @@ class SocketContext(Context):
         await session.close()
 
     async def close(self) -> None:
-        """The operation ended: unsubscribe its feeds and give back its connection."""
+        """The operation ended: unsubscribe its feeds, refund its cost and give back its connection."""
         for feed in self.feeds:
             self.container.events.unsubscribe(feed)
+        self.budget.refund(self.charged)
+        self.charged = 0
         await self.release()
 
 
@@ -115,6 +165,7 @@ def socket_context(container: Container, websocket: WebSocket) -> SocketContext:
     return SocketContext(
         request=websocket, response=websocket, container=container, repositories=repositories,  # type: ignore[arg-type]
         loaders=loaders, client_address=client_address(websocket, container.trusted_proxies),
+        budget=CostBudget(limit=container.settings.max_subscription_cost_per_connection),
     )
 
 
@@ -139,8 +190,16 @@ async def authenticate(context: SocketContext, subject: TokenSubject, viewer_of:
         raise rejected(str(error)) from None
     finally:
         await context.release()
+    context.viewer_check.user, context.viewer_check.at = context.viewer, time.monotonic()
     if authorization is not None:
         context.expires_at = token_expiry(authorization)
+
+
+def admit(counts: SocketCounts, context: SocketContext, key: str, limit: int) -> None:
+    """Take one of the key's socket slots (given back at the socket's shutdown); TooManySockets if none is left."""
+    if not counts.admit(key, limit):
+        raise TooManySockets(key.partition(":")[0])
+    context.slots.append(key)
 
 
 def rejected(reason: str) -> ConnectionRejectionError:
@@ -166,7 +225,8 @@ def with_code(error: GraphQLError, context: SocketContext, *, from_stream: bool)
     elif from_stream and error.path is None and not (error.extensions or {}).get("code"):
         body = stream_failure(original or error)
     else:
-        body = classify(error, validation_failed=context.validation_failed, document=context.document)
+        body = classify(error, validation_failed=context.validation_failed, document=context.document,
+                        suggestions=context.container.settings.explorer_enabled)
     error.message = body["message"]
     error.extensions = body["extensions"]
     return error
@@ -240,11 +300,41 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self.dropping = False
         self.closing: asyncio.Future[None] | None = None
         self.cancelled: list[asyncio.Task[None]] = []
+        self.counts: SocketCounts = self.view.sockets  # type: ignore[attr-defined]
+
+    async def handle(self) -> None:
+        """Serve the socket unless its address holds MAX_SOCKETS_PER_ADDRESS already (4429); its slots are
+        given back however it ends."""
+        address = f"address:{self.context.client_address}"
+        try:
+            admit(self.counts, self.context, address, self.settings.max_sockets_per_address)
+        except TooManySockets:
+            WEBSOCKET_DROPS.labels("too_many_sockets").inc()
+            log.warning("closing a WebSocket (too_many_sockets): %s holds %s", address, self.counts.count(address))
+            await self.close_socket(CLOSE_TOO_MANY_SOCKETS, "Too many sockets from this address")
+            return
+        try:
+            await super().handle()
+        finally:
+            for key in self.context.slots:
+                self.counts.release(key)
+            self.context.slots.clear()
+
+    async def handle_message(self, message: Message) -> None:
+        """A frame of the wrong shape closes the socket with 4400 (graph.frames); the rest as the protocol says."""
+        problem = frame_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: Any) -> None:
         """Acknowledge as the protocol says, then start the keep-alive and the token's expiry."""
         try:
             await super().handle_connection_init(message)
+        except TooManySockets:
+            self.drop(CLOSE_TOO_MANY_SOCKETS, "Too many sockets for this user", "too_many_sockets")
+            return
         except Exception as error:
             if not is_database_down(error):
                 raise
@@ -277,9 +367,22 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await self.send_message({"id": message["id"], "type": "error", "payload": [refusal]})  # type: ignore[typeddict-item]
 
     async def refusal(self, message: SubscribeMessage) -> dict[str, Any] | None:
-        """The error refusing a subscription the protocol itself would accept; None to go on."""
+        """The error refusing a subscription the protocol itself would accept; None to go on.
+
+        Every subscribe message counts against the viewer's request rate, as an HTTP request does.
+        """
         if not self.connection_acknowledged or message["id"] in self.operations:
             return None
+        viewer = self.context.viewer
+        try:
+            await self.view.container.rate_limiter.check_viewer(  # type: ignore[attr-defined]
+                f"user:{viewer.id}" if viewer is not None else f"address:{self.context.client_address}"
+            )
+        except RateLimited as error:
+            return error_body(str(error), "RATE_LIMITED", retryAfter=error.retry_after)
+        bad = request_refusal(message["payload"]["query"], message["payload"].get("operationName"))
+        if bad is not None:
+            return bad.formatted
         limit = self.settings.max_subscriptions_per_connection
         if len(self.operations) >= limit:
             return error_body(f"At most {limit} subscriptions per connection: complete one first", "RATE_LIMITED")

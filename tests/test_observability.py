@@ -8,8 +8,10 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,13 @@ import pytest
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
+from domain.entities import User
 from domain.roles import Role
 from graph import cli, metrics
 from graph.auth import TokenService
-from graph.logs import UVICORN_LOGGERS, configure
+from graph.logs import REDACTED, UVICORN_LOGGERS, conceal, configure
 from graph.metrics import OperationLabels
+from graph.requests import RequestInfo, current
 from persistence.repositories.users import SqlUserRepository
 from tests.conftest import TEST_SECRET, Api, codes
 from tests.redis_server import free_port
@@ -47,9 +51,12 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     uvicorn = {name: logging.getLogger(name).propagate for name in UVICORN_LOGGERS}
+    hooks = sys.excepthook, threading.excepthook
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
+    logging.captureWarnings(False)
     for name, propagate in uvicorn.items():
         logging.getLogger(name).propagate = propagate
     structlog.reset_defaults()
@@ -216,6 +223,61 @@ async def test_exception_outside_execution_is_logged_once_with_traceback(
     assert logged["request_id"] == "obs-boom-2" and "Traceback" in logged["exception"]
     [line] = request_lines(lines, "obs-boom-2")
     assert (line["status"], line["error_codes"]) == (500, ["INTERNAL_SERVER_ERROR"])
+
+
+# ---------------------------------------------------------------- no secret in any line
+
+
+def fail_holding_secrets(password: str) -> None:
+    """Fails with a password and the JWT secret in its frame's local variables, as a login could."""
+    signing_key = TEST_SECRET
+    raise RuntimeError(f"login failed after {len(password) + len(signing_key)} characters")
+
+
+@pytest.mark.parametrize("json_format", [False, True])
+def test_tracebacks_never_show_local_variables(
+    json_format: bool, capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    """Rich's console tracebacks printed every frame's locals (the password, the secret): plain ones only."""
+    configure("INFO", json=json_format)
+    password = "-".join(["a", "password", "in", "a", "local"])  # not a literal: tracebacks show source lines
+    try:
+        fail_holding_secrets(password)
+    except RuntimeError:
+        logging.getLogger("markets.test").exception("login blew up")
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: login failed after" in err and "fail_holding_secrets" in err
+    assert "a-password-in-a-local" not in err and TEST_SECRET not in err
+
+
+def test_the_redaction_net_covers_keys_known_values_and_secret_shapes(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure("INFO", json=True, secrets=[TEST_SECRET])
+    someone = User(id=1, email="someone@example.com", name="Someone", role=Role.USER, created_at=datetime.now(UTC))
+    token = TokenService(secret="x" * 32, ttl_seconds=60).issue(someone, now=datetime.now(UTC))
+    argon2_hash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+    current.set(RequestInfo(request_id="redact-1"))
+    try:
+        conceal("the-request-password")
+        structlog.stdlib.get_logger("markets.test").info(
+            f"user typed the-request-password; signed with {TEST_SECRET}", password="hunter2-hunter2",
+            headers={"Authorization": "Bearer abc", "X-Other": "kept"}, stored=f"hash {argon2_hash} done",
+            sent=[f"Bearer {token}", token], email="a\ud800@b.c", count=3,
+        )
+        frame_text = """< TEXT '{"payload": {"Authorization": "x"}}' [40 bytes]"""
+        logging.getLogger("uvicorn.error").warning("%s", frame_text)
+    finally:
+        current.set(None)
+    err = capsys.readouterr().err
+    [line, frame] = [json.loads(text) for text in err.splitlines()]
+    assert line["event"] == f"user typed {REDACTED}; signed with {REDACTED}"
+    assert line["password"] == REDACTED and line["headers"] == {"Authorization": REDACTED, "X-Other": "kept"}
+    assert line["stored"] == f"hash {REDACTED} done" and line["sent"] == [f"Bearer {REDACTED}", REDACTED]
+    assert line["email"] == "a\\ud800@b.c" and line["count"] == 3  # a lone surrogate cannot break the line
+    assert frame["event"] == f"< TEXT {REDACTED} [40 bytes]"
+    for secret in (TEST_SECRET, "the-request-password", "hunter2", argon2_hash[10:], token.partition(".")[2]):
+        assert secret not in err
 
 
 # ---------------------------------------------------------------- /metrics

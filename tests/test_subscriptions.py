@@ -7,6 +7,7 @@ runs without Redis (the in-process broadcaster); a fourth has tight limits. Ever
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -70,13 +71,25 @@ def tight(test_database_url: str, live_redis: RedisServer) -> Iterator[LiveServe
     with serving(
         test_database_url, REDIS_URL=live_redis.url.removesuffix("/0") + "/1", MAX_SUBSCRIPTIONS_PER_CONNECTION="3",
         WS_CONNECTION_INIT_TIMEOUT_SECONDS="0.5", WS_PING_INTERVAL_SECONDS="0.2", SUBSCRIPTION_QUEUE_SIZE="5",
+        WS_VIEWER_RECHECK_SECONDS="0",  # the viewer re-read before every event
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def capped(test_database_url: str) -> Iterator[LiveServer]:
+    """An instance with small per-client limits: 4 sockets per address, 2 per user, a cost budget of 40
+    per connection (two VISIBLE subscriptions, which cost 18 each, not three)."""
+    with serving(
+        test_database_url, MARKET_CACHE_TTL_SECONDS="0", MAX_SOCKETS_PER_ADDRESS="4", MAX_SOCKETS_PER_USER="2",
+        MAX_SUBSCRIPTION_COST_PER_CONNECTION="40",
     ) as server:
         yield server
 
 
 @pytest.fixture(autouse=True)
 async def quiet_servers(
-    pair: tuple[LiveServer, LiveServer], solo: LiveServer, tight: LiveServer
+    pair: tuple[LiveServer, LiveServer], solo: LiveServer, tight: LiveServer, capped: LiveServer
 ) -> AsyncIterator[None]:
     """After each test, every subscription gone from every server.
 
@@ -85,7 +98,7 @@ async def quiet_servers(
     and let a server's in-memory read of the last test's market pass for this test's.
     """
     yield
-    for server in (*pair, solo, tight):
+    for server in (*pair, solo, tight, capped):
         await server.until_subscribed(0)
 
 
@@ -391,3 +404,212 @@ async def test_with_persisted_queries_only_a_subscription_must_be_registered(
             await server.until_subscribed(1)
             await watch.stop()
             await server.until_subscribed(0)
+
+
+# ---------------------------------------------------------------- roles re-read, frames, per-client limits
+
+
+async def test_a_demoted_moderator_stops_seeing_position_holders_on_an_open_socket(
+    api: Api, tight: LiveServer
+) -> None:
+    """The role in effect is the database's at each event (re-read at most every WS_VIEWER_RECHECK_SECONDS,
+    0 on this server), as it is at each HTTP request: a socket opened before a demotion is no way around it."""
+    holder, moderator = await api.make_user(), await api.make_user(Role.MODERATOR)
+    market = await create(tight, holder)
+    async with watching(tight, VISIBLE, {"id": market}, token=moderator.token) as watch:
+        await tight.data(OPEN, {"input": {"marketId": market, "outcome": "YES", "amount": "1"}}, token=holder.token)
+        before = (await watch.next())["marketUpdated"]
+        await set_role(api, moderator, Role.USER)
+        await tight.data(OPEN, {"input": {"marketId": market, "outcome": "NO", "amount": "2"}}, token=holder.token)
+        after = (await watch.next())["marketUpdated"]
+    assert [edge["node"]["user"] for edge in before["positions"]["edges"]] == [{"id": holder.id}]
+    assert [edge["node"]["user"] for edge in after["positions"]["edges"]] == [None, None]
+
+
+async def test_a_promotion_applies_to_an_open_socket_too(api: Api, tight: LiveServer) -> None:
+    holder, member = await api.make_user(), await api.make_user()
+    market = await create(tight, holder)
+    async with watching(tight, VISIBLE, {"id": market}, token=member.token) as watch:
+        await set_role(api, member, Role.MODERATOR)
+        await tight.data(OPEN, {"input": {"marketId": market, "outcome": "YES", "amount": "1"}}, token=holder.token)
+        event = (await watch.next())["marketUpdated"]
+    assert [edge["node"]["user"] for edge in event["positions"]["edges"]] == [{"id": holder.id}]
+
+
+async def test_the_socket_of_a_user_who_no_longer_exists_is_closed_with_4403(api: Api, tight: LiveServer) -> None:
+    holder, member = await api.make_user(), await api.make_user()
+    market = await create(tight, holder)
+    async with watching(tight, VISIBLE, {"id": market}, token=member.token) as watch:
+        async with SqlUnitOfWork.standalone(api.container.engine) as uow:
+            await uow.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": member.user.id})
+            await uow.commit()
+        await tight.data(OPEN, {"input": {"marketId": market, "outcome": "YES", "amount": "1"}}, token=holder.token)
+        assert close_code(await watch.end()) == 4403
+
+
+SUBSCRIBE = {"type": "subscribe", "id": "1", "payload": {"query": "subscription { marketEvents { id } }"}}
+BAD_FRAMES: list[object] = [
+    "not json", "[]", "1", "null", '"text"', "{", b"\x00binary",
+    {"type": "hello"}, {"type": {"an": "object"}}, {"id": "1"}, {"type": "pong", "payload": []},
+    {**SUBSCRIBE, "id": {"an": "object"}}, {**SUBSCRIBE, "id": ["1"]}, {**SUBSCRIBE, "id": 7}, {**SUBSCRIBE, "id": ""},
+    {**SUBSCRIBE, "id": "\ud800"}, {**SUBSCRIBE, "payload": "x"}, {"type": "subscribe", "id": "1"},
+    {**SUBSCRIBE, "payload": {"query": 1}}, {**SUBSCRIBE, "payload": {}},
+    {**SUBSCRIBE, "payload": {**SUBSCRIBE["payload"], "variables": []}},  # type: ignore[dict-item]
+    {**SUBSCRIBE, "payload": {**SUBSCRIBE["payload"], "operationName": 1}},  # type: ignore[dict-item]
+    {**SUBSCRIBE, "payload": {**SUBSCRIBE["payload"], "extensions": "x"}},  # type: ignore[dict-item]
+    {"type": "complete", "id": {"an": "object"}}, {"type": "complete"},
+]
+
+
+async def initialised(server: LiveServer, payload: dict[str, object] | None = None) -> websockets.ClientConnection:
+    """A raw graphql-transport-ws socket past connection_ack."""
+    socket = await websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await socket.send(json.dumps({"type": "connection_init", "payload": payload or {}}))
+    assert json.loads(await asyncio.wait_for(socket.recv(), WAIT_SECONDS)) == {"type": "connection_ack"}
+    return socket
+
+
+async def closed_with(socket: websockets.ClientConnection) -> int | None:
+    """The code the server closes the socket with (failing if it sends anything instead)."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        message = await asyncio.wait_for(socket.recv(), WAIT_SECONDS)
+        raise AssertionError(f"expected the socket to close, got {message!r}")
+    return closed.value.rcvd.code if closed.value.rcvd is not None else None
+
+
+@pytest.mark.parametrize("frame", BAD_FRAMES, ids=lambda frame: json.dumps(frame, default=repr)[:40])
+async def test_a_malformed_frame_closes_the_socket_with_4400_and_logs_no_traceback(
+    solo: LiveServer, frame: object
+) -> None:
+    socket = await initialised(solo)
+    try:
+        await socket.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
+        assert await closed_with(socket) == 4400
+    finally:
+        await socket.close()
+    log = solo.log.read_text()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log
+
+
+async def test_a_malformed_frame_before_connection_init_closes_with_4400(solo: LiveServer) -> None:
+    async with websockets.connect(solo.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        await socket.send("[]")
+        assert await closed_with(socket) == 4400
+    assert "Traceback" not in solo.log.read_text()
+
+
+async def test_bad_strings_in_a_subscribe_message_are_bad_user_input(solo: LiveServer) -> None:
+    """A lone surrogate as operationName (it cannot be echoed) and a NUL in a variable: BAD_USER_INPUT,
+    the socket stays open."""
+    socket = await initialised(solo)
+    try:
+        await socket.send(json.dumps({**SUBSCRIBE, "payload": {**SUBSCRIBE["payload"], "operationName": "\ud800"}}))  # type: ignore[dict-item]
+        refused = json.loads(await asyncio.wait_for(socket.recv(), WAIT_SECONDS))
+        await socket.send(json.dumps({"type": "subscribe", "id": "2", "payload": {"query": UPDATED,
+                                                                                   "variables": {"id": "a\u0000"}}}))
+        nul = json.loads(await asyncio.wait_for(socket.recv(), WAIT_SECONDS))
+    finally:
+        await socket.close()
+    assert refused["type"] == nul["type"] == "error"
+    assert refused["payload"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT", "fields": {"operationName": "must not contain lone surrogates"}}
+    assert nul["payload"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT", "fields": {"id": "must not contain NUL characters"}}
+
+
+async def until_admitted(server: LiveServer, payload: dict[str, object] | None = None) -> websockets.ClientConnection:
+    """A socket past connection_ack, retried while the server may still be releasing a closed socket's slot."""
+    async def attempt() -> websockets.ClientConnection:
+        while True:
+            try:
+                return await initialised(server, payload)
+            except websockets.ConnectionClosed:
+                await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(attempt(), WAIT_SECONDS)
+
+
+async def test_sockets_per_address_are_capped_with_4429(capped: LiveServer) -> None:
+    sockets = [await initialised(capped) for _ in range(4)]
+    try:
+        async with websockets.connect(capped.ws_url, subprotocols=["graphql-transport-ws"]) as extra:  # type: ignore[list-item]
+            assert await closed_with(extra) == 4429
+        await sockets.pop().close()
+        sockets.append(await until_admitted(capped))  # a closed socket's slot is given back
+    finally:
+        for socket in sockets:
+            await socket.close()
+
+
+async def test_sockets_per_user_are_capped_with_4429(api: Api, capped: LiveServer) -> None:
+    first, second = await api.make_user(), await api.make_user()
+    signed = {"Authorization": f"Bearer {first.token}"}
+    sockets = [await initialised(capped, signed) for _ in range(2)]
+    try:
+        extra = await websockets.connect(capped.ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        await extra.send(json.dumps({"type": "connection_init", "payload": signed}))
+        assert await closed_with(extra) == 4429
+        sockets.append(await until_admitted(capped, {"Authorization": f"Bearer {second.token}"}))  # another user's own
+    finally:
+        for socket in sockets:
+            await socket.close()
+
+
+async def test_subscriptions_on_one_connection_share_a_cost_budget(api: Api, capped: LiveServer) -> None:
+    """VISIBLE costs 18 (the query cost of its selection): two fit in the budget of 40, a third is refused
+    QUERY_TOO_COMPLEX until one completes; another connection has its own budget."""
+    market = await create(capped, await api.make_user())
+    async with capped.client() as session:
+        watches = [Watch(session, VISIBLE, {"id": market}) for _ in range(2)]
+        await capped.until_subscribed(2)
+        with pytest.raises(TransportQueryError) as refused:
+            await Watch(session, VISIBLE, {"id": market}).next()
+        assert refused.value.errors is not None
+        assert refused.value.errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert "40" in refused.value.errors[0]["message"]
+        async with watching(capped, VISIBLE, {"id": market}):  # its own connection, its own budget
+            await capped.until_subscribed(3)
+        await watches.pop().stop()
+        await capped.until_subscribed(1)
+
+        async def resubscribed() -> Watch:
+            while True:  # the completed subscription's cost is refunded as its operation ends
+                watch = Watch(session, VISIBLE, {"id": market})
+                outcome = await asyncio.wait(
+                    [asyncio.ensure_future(capped.until_subscribed(2)), asyncio.ensure_future(watch.items.get())],
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if capped_subscribed(outcome):
+                    return watch
+                await asyncio.sleep(0.02)
+
+        watches.append(await asyncio.wait_for(resubscribed(), WAIT_SECONDS))
+        for watch in watches:
+            await watch.stop()
+
+
+def capped_subscribed(outcome: tuple[set[asyncio.Future[object]], set[asyncio.Future[object]]]) -> bool:
+    """Whether the race in `resubscribed` was won by the gauge (subscribed) rather than an error."""
+    done, pending = outcome
+    for future in pending:
+        future.cancel()
+    return any(future.result() is None for future in done)
+
+
+async def test_subscribe_messages_count_against_the_request_rate_limit(test_database_url: str) -> None:
+    """RATE_LIMIT_PER_MINUTE=3: three subscribe messages pass, the fourth is RATE_LIMITED with retryAfter, and
+    the same client's next HTTP request is 429: one budget for both."""
+    with serving(test_database_url, RATE_LIMIT_PER_MINUTE="3") as server:
+        async with server.client() as session:
+            watches = [Watch(session, EVENTS) for _ in range(3)]
+            await server.until_subscribed(3)
+            with pytest.raises(TransportQueryError) as refused:
+                await Watch(session, EVENTS).next()
+            for watch in watches:
+                await watch.stop()
+        async with httpx.AsyncClient(base_url=server.url, timeout=WAIT_SECONDS) as http:
+            response = await http.post("/graphql", json={"query": "{ markets { totalCount } }"})
+    assert refused.value.errors is not None
+    assert refused.value.errors[0]["extensions"]["code"] == "RATE_LIMITED"
+    assert refused.value.errors[0]["extensions"]["retryAfter"] >= 1
+    assert response.status_code == 429

@@ -1,0 +1,175 @@
+"""One check of every string a request brings: no NUL characters, no lone surrogates (contract, "Inputs").
+
+PostgreSQL refuses a NUL in text, and a lone surrogate cannot be encoded as UTF-8 (not in a
+statement, not in a response that echoes it): left alone, either fails deep down as an internal
+error. So they are refused up front as BAD_USER_INPUT, like any other invalid input:
+
+- the request's own strings, `query` and `operationName`, before anything runs (`request_refusal`);
+- literal strings and every string in the variables (keys included), after validation, by the
+  `InputStrings` extension, with `extensions.fields` naming each bad input by its path from the
+  argument, as for any other bad input.
+
+GraphQL's `String` and `ID` are graphql-core's built-in scalars, which a schema cannot replace:
+hence one check of the request here rather than in their parsing.
+
+The same walk also tells the log's redaction net (graph.logs) which values are passwords.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    GraphQLError,
+    ObjectFieldNode,
+    StringValueNode,
+    VariableNode,
+    visit,
+)
+from graphql.language.visitor import Visitor
+from strawberry.extensions import SchemaExtension
+
+from graph.errors import literal_path, variable_path
+from graph.logs import conceal
+
+CODE = "BAD_USER_INPUT"
+MESSAGE = "Strings may not contain NUL characters or lone surrogates"
+NUL = "must not contain NUL characters"
+SURROGATE = "must not contain lone surrogates"
+# json.loads pairs the escapes of an astral character into one code point: what is left is alone.
+BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+PASSWORD = re.compile("password", re.IGNORECASE)
+
+
+def problem(text: str) -> str | None:
+    """What is wrong with a string a client sent, None when nothing is."""
+    found = BAD_CHARACTER.search(text)
+    if found is None:
+        return None
+    return NUL if found.group() == "\x00" else SURROGATE
+
+
+def bad_strings(value: object, path: str) -> Iterator[tuple[str, str]]:
+    """(path, problem) for each bad string in a JSON value; a bad key is reported at its object's path
+    (never echoed: it cannot be encoded)."""
+    if isinstance(value, str):
+        found = problem(value)
+        if found is not None:
+            yield path, found
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            key_problem = problem(key) if isinstance(key, str) else None
+            if key_problem is not None:
+                yield path, f"field names {key_problem}"
+                continue
+            yield from bad_strings(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from bad_strings(item, f"{path}[{index}]")
+
+
+def refused(fields: Mapping[str, str]) -> GraphQLError:
+    """The one BAD_USER_INPUT error naming every bad string."""
+    return GraphQLError(MESSAGE, extensions={"code": CODE, "fields": dict(fields)})
+
+
+def request_refusal(query: object, operation_name: object) -> GraphQLError | None:
+    """The error for a request whose document text holds a lone surrogate (it cannot be hashed, and the
+    parser would echo it) or whose operationName holds a bad character, else None.
+
+    A NUL in the document is the parser's to refuse (GRAPHQL_PARSE_FAILED), or, within a string
+    literal, the `InputStrings` extension's, with its argument's path.
+    """
+    fields: dict[str, str] = {}
+    if isinstance(query, str) and problem(query.replace("\x00", "")) is not None:
+        fields["query"] = SURROGATE
+    fields.update((path.removeprefix("."), why) for path, why in bad_strings(operation_name, ".operationName"))
+    return refused(fields) if fields else None
+
+
+def document_strings(document: DocumentNode) -> Iterator[StringValueNode]:
+    """Every string literal of the document (arguments, input fields, variable defaults, directives)."""
+    found: list[StringValueNode] = []
+
+    class Strings(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+            found.append(node)
+
+    visit(document, Strings())
+    return iter(found)
+
+
+def variable_strings(document: DocumentNode, variables: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(path from the argument, problem) for each bad string in the variables sent."""
+    for name, value in variables.items():
+        if isinstance(name, str) and problem(name) is not None:
+            yield "variables", f"variable names {problem(name)}"
+            continue
+        for inner, why in bad_strings(value, ""):
+            yield (variable_path(document, name) or name) + inner, why
+
+
+def password_inputs(document: DocumentNode, variables: Mapping[str, Any]) -> Iterator[object]:
+    """The values the request sends as a password, as a literal or through a variable."""
+    found: list[object] = []
+
+    class Passwords(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            self.take(node.name.value, node.value)
+
+        def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+            self.take(node.name.value, node.value)
+
+        @staticmethod
+        def take(name: str, value: Any) -> None:
+            if not PASSWORD.search(name):
+                return
+            if isinstance(value, StringValueNode):
+                found.append(value.value)
+            elif isinstance(value, VariableNode):
+                found.append(variables.get(value.name.value))
+
+    visit(document, Passwords())
+    found.extend(nested_passwords(variables))
+    return iter(found)
+
+
+def nested_passwords(value: object) -> Iterator[object]:
+    """The values under password-named keys anywhere in the variables (an input object's `password`)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and PASSWORD.search(key):
+                yield item
+            else:
+                yield from nested_passwords(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from nested_passwords(item)
+
+
+class InputStrings(SchemaExtension):
+    """Refuses a document whose strings (literals, variables) hold NUL or a lone surrogate: BAD_USER_INPUT.
+
+    Runs after ValidationCache has validated (extensions enter in order) and replaces its errors,
+    which may echo the bad string. Also marks the request's passwords for the log's redaction.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        execution = self.execution_context
+        document = execution.graphql_document
+        if document is not None:
+            variables = execution.variables or {}
+            for password in password_inputs(document, variables):
+                conceal(password)
+            fields = {
+                literal_path(document, node) or "query": why
+                for node in document_strings(document) if (why := problem(node.value)) is not None
+            }
+            fields.update(variable_strings(document, variables))
+            if fields:
+                execution.pre_execution_errors = [refused(fields)]
+        yield
