@@ -14,6 +14,12 @@ CENTS = Decimal("0.01")
 MONEY_DIGITS = 16
 # Deliberately simple: one @, a dot in the domain, no spaces. Deliverability is not ours to judge.
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# RFC 5321's bound on a forward path; anything longer is refused before it becomes a key anywhere.
+MAX_EMAIL_LENGTH = 254
+# `nodes(ids:)`: like every list argument, at most a page.
+MAX_IDS = 100
+# `searchMarkets(query:)`: the model reads far less; longer text is refused, never cached or encoded.
+MAX_SEARCH_QUERY_LENGTH = 1000
 
 
 def trimmed_length(value: str, *, field: str, low: int, high: int) -> str:
@@ -40,9 +46,30 @@ def user_name(value: str, *, field: str = "name") -> str:
 
 def email(value: str, *, field: str = "email") -> str:
     clean = value.strip().lower()
-    if len(clean) > 254 or not EMAIL_PATTERN.match(clean):
+    if len(clean) > MAX_EMAIL_LENGTH or not EMAIL_PATTERN.match(clean):
         raise BadUserInput({field: "must be a valid email address"})
     return clean
+
+
+def email_length(value: str, *, field: str = "email") -> str:
+    """Refuse an email too long to be anyone's before anything (a rate-limit key, a lookup) uses it."""
+    if len(value) > MAX_EMAIL_LENGTH:
+        raise BadUserInput({field: f"must be at most {MAX_EMAIL_LENGTH} characters"})
+    return value
+
+
+def id_list(values: list[str], *, field: str = "ids") -> list[str]:
+    """A list of ids to load: at most MAX_IDS, so that the work a request asks for stays bounded."""
+    if len(values) > MAX_IDS:
+        raise BadUserInput({field: f"must hold at most {MAX_IDS} ids"})
+    return values
+
+
+def search_query(value: str, *, field: str = "query") -> str:
+    """Search text: at most MAX_SEARCH_QUERY_LENGTH characters, refused before it is encoded or cached."""
+    if len(value) > MAX_SEARCH_QUERY_LENGTH:
+        raise BadUserInput({field: f"must be at most {MAX_SEARCH_QUERY_LENGTH} characters"})
+    return value
 
 
 def password(value: str, *, field: str = "password") -> str:

@@ -72,4 +72,5 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         exception_handlers={404: not_found, 405: method_not_allowed},
     )
     app.state.container = container
+    app.state.schema = schema
     return app

@@ -49,17 +49,21 @@ TOKEN_LIMIT = re.compile(r"Document contains more than (\d+) (tokens|comments)\.
 NESTED_TOO_DEEPLY = "Document is nested too deeply"
 VALIDATION_ABORTED = "Validation aborted."
 NESTED_MESSAGE = "Query is nested too deeply"
-LABELS = {"depth": "depth", "aliases": "alias count", "cost": "cost"}
+LABELS = {"depth": "depth", "aliases": "alias count", "cost": "cost", "selections": "selection count"}
+# Said when validation gave up (recursion) on a document that is not too deep: the truth, not "nested".
+TOO_COMPLEX_TO_VALIDATE = "Query is too complex to validate"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The operator's query limits (MAX_QUERY_DEPTH, MAX_ALIASES, MAX_QUERY_TOKENS, MAX_QUERY_COST)."""
+    """The operator's query limits (MAX_QUERY_DEPTH, MAX_ALIASES, MAX_QUERY_TOKENS, MAX_QUERY_COST,
+    MAX_QUERY_SELECTIONS)."""
 
     max_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 5000
     max_cost: int = 10_000
+    max_selections: int = 500
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -67,6 +71,7 @@ class Limits:
         return cls(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
             max_tokens=settings.max_query_tokens, max_cost=settings.max_query_cost,
+            max_selections=settings.max_query_selections,
         )
 
 
@@ -83,12 +88,12 @@ def too_complex(message: str, nodes: list[Node] | None = None, **measures: int) 
     return GraphQLError(message, nodes, extensions={"code": CODE, **measures})
 
 
-def over_limit(key: str, value: int, limit: int, node: Node) -> GraphQLError | None:
-    """The error for a measure past its limit, None within it."""
+def over_limit(key: str, value: int, limit: int, node: Node | None) -> GraphQLError | None:
+    """The error for a measure past its limit (at `node`, or the whole document), None within it."""
     if value <= limit:
         return None
     message = f"Query {LABELS[key]} {value} exceeds the limit of {limit}"
-    return too_complex(message, [node], **{key: value, "limit": limit})
+    return too_complex(message, [node] if node is not None else None, **{key: value, "limit": limit})
 
 
 class Measure:
@@ -167,8 +172,9 @@ class Aliases(Measure):
 
 
 class Cost(Measure):
-    """GitHub's rule: a page (first/last, else its default; or the ids asked for) costs 1 + its size times its
-    selections; any other object or list field 1 + its selections; scalars nothing."""
+    """GitHub's rule: a page (first/last, else its default) costs 1 + its size times its selections; the ids
+    asked for cost 1 + their number times their selections, at least 1 each; any other object or list field
+    1 + its selections; scalars nothing."""
 
     def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]) -> None:
         super().__init__(schema, document)
@@ -181,7 +187,10 @@ class Cost(Measure):
             return 0  # scalars, enums and __typename (and introspection) are free
         inner = self.selections(node.selection_set, get_named_type(definition.type))
         size = self.page_size(definition, node)
-        return 1 + (inner if size is None else size * inner)
+        if size is None:
+            return 1 + inner
+        # Each id asked for is a lookup, even when only scalars are selected from it.
+        return 1 + size * (max(1, inner) if "ids" in definition.args else inner)
 
     def page_size(self, definition: GraphQLField, node: FieldNode) -> int | None:
         """How many items the field returns at most (first/last, or the ids asked for); None for one object."""
@@ -269,8 +278,25 @@ def limit_rule(measure: type[Measure], key: str, limit: int) -> type[ValidationR
     return LimitRule
 
 
-def mark_too_complex(error: GraphQLError) -> None:
-    """Give graphql-core's own refusals of a document too big or too deep the code QUERY_TOO_COMPLEX."""
+def document_depth(schema: GraphQLSchema, document: DocumentNode) -> int | None:
+    """The depth of the document's deepest operation; None when measuring it exhausts the stack."""
+    meter = Depth(schema, document)
+    try:
+        return max((meter.operation(d) for d in document.definitions if isinstance(d, OperationDefinitionNode)),
+                   default=0)
+    except RecursionError:
+        return None
+
+
+def aborted_message(schema: GraphQLSchema, document: DocumentNode | None, limits: Limits) -> str:
+    """Why validation gave up: too deep only when the document is deeper than the limit."""
+    depth = document_depth(schema, document) if document is not None else None
+    return NESTED_MESSAGE if depth is None or depth > limits.max_depth else TOO_COMPLEX_TO_VALIDATE
+
+
+def mark_too_complex(error: GraphQLError, aborted: Callable[[], str] = lambda: NESTED_MESSAGE) -> None:
+    """Give graphql-core's own refusals of a document too big or too deep the code QUERY_TOO_COMPLEX;
+    `aborted` says why validation gave up, when it did."""
     if isinstance(error, GraphQLSyntaxError):
         match = TOKEN_LIMIT.search(error.message)
         if match is not None:
@@ -279,8 +305,8 @@ def mark_too_complex(error: GraphQLError) -> None:
         elif NESTED_TOO_DEEPLY in error.message:
             error.message, error.extensions = NESTED_MESSAGE, {"code": CODE}
     elif isinstance(error, ValidationAbortedError) and error.message == VALIDATION_ABORTED:
-        # Without "Too many validation errors": fragments spread within each other past 200 levels.
-        error.message, error.extensions = NESTED_MESSAGE, {"code": CODE}
+        # Without "Too many validation errors": the validator ran out of stack.
+        error.message, error.extensions = aborted(), {"code": CODE}
 
 
 class QueryLimits(SchemaExtension):
@@ -301,8 +327,9 @@ class QueryLimits(SchemaExtension):
         except GraphQLSyntaxError as error:  # raised by ParserCache, from its own hook
             mark_too_complex(error)
             raise
+        schema, document = execution.schema._schema, execution.graphql_document
         for error in execution.pre_execution_errors or ():  # caught by strawberry's own parse
-            mark_too_complex(error)
+            mark_too_complex(error, lambda: aborted_message(schema, document, self.limits))
 
     def on_validate(self) -> Iterator[None]:
         """Refuse an operation that costs too much, with the request's variables."""

@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from redis.exceptions import RedisError
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from domain.bounded import BoundedLRU, text_bytes
 from graph.bootstrap import Container
 from graph.context import Context
 from graph.metrics import count_redis_failure
@@ -40,6 +40,8 @@ TTL_SECONDS = 24 * 3600
 # Longer queries still run, they are just not stored: clients must not fill Redis with megabyte strings.
 MAX_STORED_LENGTH = 100_000
 LOCAL_ENTRIES = 1024
+# What this process keeps of client-registered queries, texts and hashes together.
+LOCAL_BYTES = 16 * 1024 * 1024
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -55,29 +57,26 @@ class QueryStore(Protocol):
 
 
 class MemoryStore:
-    """This process's queries: registered ones kept for good, the rest in a bounded LRU."""
+    """This process's queries: registered ones kept for good (the operator chose them), the rest in an
+    LRU bounded by entries and bytes (clients chose them)."""
 
-    def __init__(self, max_entries: int = LOCAL_ENTRIES) -> None:
-        self.max_entries = max_entries
+    def __init__(self, max_entries: int = LOCAL_ENTRIES, max_bytes: int = LOCAL_BYTES) -> None:
         self.permanent: dict[str, str] = {}
-        self.recent: OrderedDict[str, str] = OrderedDict()
+        self.recent: BoundedLRU[str, str] = BoundedLRU(
+            max_entries=max_entries, max_bytes=max_bytes, weigh=lambda sha, query: text_bytes(sha) + text_bytes(query),
+        )
 
     async def get(self, sha: str) -> str | None:
         """The query stored under the hash, None when unknown."""
-        if sha in self.recent:
-            self.recent.move_to_end(sha)
-            return self.recent[sha]
-        return self.permanent.get(sha)
+        recent = self.recent.get(sha)
+        return recent if recent is not None else self.permanent.get(sha)
 
     async def put(self, sha: str, query: str, *, permanent: bool = False) -> None:
-        """Store a query; past the bound the least recently used non-permanent one goes."""
+        """Store a query; past either bound the least recently used non-permanent ones go."""
         if permanent:
             self.permanent[sha] = query
             return
-        self.recent[sha] = query
-        self.recent.move_to_end(sha)
-        while len(self.recent) > self.max_entries:
-            self.recent.popitem(last=False)
+        self.recent.put(sha, query)
 
 
 class RedisStore:

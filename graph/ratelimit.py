@@ -9,23 +9,29 @@ outage of the limiter must not become an outage of the API.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 
+from domain import validation
+from domain.errors import BadUserInput
 from graph.metrics import RATE_LIMITED, REDIS_FAILURES
 
 log = logging.getLogger("markets.ratelimit")
 WINDOW_SECONDS = 60.0
+# Keys are built from client text (an address from X-Forwarded-For, an email): longer ones are
+# counted under their hash, so no client decides how much memory or Redis a key takes.
+MAX_KEY_LENGTH = 300
 
 SLIDING_LOG = """
 local now_parts = redis.call('TIME')
@@ -80,11 +86,21 @@ class RedisWindow:
 
 
 class MemoryWindow:
-    def __init__(self) -> None:
+    """The sliding logs in this process. A key whose newest request has left the window is forgotten
+    (swept at most once per window), so keys a client invents do not pile up."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._logs: dict[str, deque[float]] = {}
+        self._swept = clock()
+
+    def __len__(self) -> int:
+        """How many keys are remembered."""
+        return len(self._logs)
 
     async def admit(self, key: str, limit: int, cost: int = 1) -> float | None:
-        now = time.monotonic()
+        now = self._clock()
+        self.sweep(now)
         entries = self._logs.setdefault(key, deque())
         while entries and entries[0] <= now - WINDOW_SECONDS:
             entries.popleft()
@@ -92,6 +108,27 @@ class MemoryWindow:
         if over > 0:
             return WINDOW_SECONDS if cost > limit else entries[over - 1] + WINDOW_SECONDS - now
         entries.extend([now] * cost)
+        return None
+
+    def sweep(self, now: float) -> None:
+        """Forget the keys with nothing left in the window; a no-op until a window has passed since the last."""
+        if now - self._swept < WINDOW_SECONDS:
+            return
+        self._swept = now
+        for key in [k for k, entries in self._logs.items() if not entries or entries[-1] <= now - WINDOW_SECONDS]:
+            del self._logs[key]
+
+
+def bounded_key(key: str) -> str:
+    """The key itself, or its hash when a client made it longer than MAX_KEY_LENGTH."""
+    return key if len(key) <= MAX_KEY_LENGTH else "sha256:" + hashlib.sha256(key.encode(errors="replace")).hexdigest()
+
+
+def email_key(email: str) -> str | None:
+    """The validated, lower-cased email a login is counted under; None for text no account can have."""
+    try:
+        return validation.email(email)
+    except BadUserInput:
         return None
 
 
@@ -107,7 +144,7 @@ class RateLimiter:
             return
         for key in keys:
             try:
-                wait = await self._window.admit(f"{kind}:{key}", limit, cost)
+                wait = await self._window.admit(bounded_key(f"{kind}:{key}"), limit, cost)
             except (RedisError, OSError, TimeoutError) as error:
                 log.warning("rate limiter unavailable, letting the request through: %r", error)
                 REDIS_FAILURES.labels("ratelimit").inc()
@@ -121,8 +158,10 @@ class RateLimiter:
         await self.check("request", [viewer_key], self.per_minute, cost)
 
     async def check_auth(self, *, address: str, email: str) -> None:
-        """signUp and login: stricter, by client address and by the email tried."""
-        await self.check("auth", [f"address:{address}", f"email:{email.strip().lower()}"], self.auth_per_minute)
+        """signUp and login: stricter, by client address and by the email tried (when it is a valid one)."""
+        valid = email_key(email)
+        emails = [f"email:{valid}"] if valid is not None else []
+        await self.check("auth", [f"address:{address}", *emails], self.auth_per_minute)
 
 
 def make_rate_limiter(redis: Redis | None, *, per_minute: int, auth_per_minute: int) -> RateLimiter:

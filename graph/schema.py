@@ -6,9 +6,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, FieldExtension, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import DisableIntrospection, FieldExtension, SchemaExtension
 
+from domain.bounded import BoundedLRU
 from domain.roles import MODERATE, Permission
+from graph.documents import DocumentCache, Key, Parsed, document_store
 from graph.errors import ValidationPhase
 from graph.inputs import InputStrings
 from graph.limits import Limits, query_limits
@@ -32,8 +34,6 @@ from graph.types.markets import MarketType
 from graph.types.positions import PositionType
 from graph.types.users import UserType
 from graph.websocket import SubscriptionsOverWebSocket
-
-CACHE_SIZE = 1024
 
 
 @strawberry.type
@@ -85,24 +85,30 @@ class Mutation:
 
 
 class Schema(strawberry.Schema):
+    # Parsed and validated documents, bounded (graph.documents); set by build_schema.
+    documents: BoundedLRU[Key, Parsed]
+
     def process_errors(self, errors: Sequence[object], execution_context: object = None) -> None:
         """Errors are classified and logged once, by the HTTP view; strawberry's own logging is off."""
 
 
 def build_schema(*, introspection: bool = True, limits: Limits | None = None) -> Schema:
-    """The schema with parse and validation caches and query limits; introspection off when asked."""
+    """The schema with its bounded document cache and query limits; introspection off when asked."""
+    limits = limits or Limits()
+    documents = document_store()
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: ParserCache(maxsize=CACHE_SIZE),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: DocumentCache(documents, limits),  # parses and validates: first
         InputStrings,  # before ValidationPhase, which notes whether anything refused the document
         ValidationPhase,
         SubscriptionsOverWebSocket,
-        query_limits(limits or Limits()),  # after ValidationPhase: costs only what validated
+        query_limits(limits),  # after ValidationPhase: costs only what validated
         MutationBudget,  # after the limits: charges only what may run
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return Schema(
+    schema = Schema(
         query=Query, mutation=Mutation, subscription=Subscription, types=[UserType, MarketType, PositionType],
         extensions=extensions, scalar_overrides=SCALAR_OVERRIDES,
     )
+    schema.documents = documents
+    return schema

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, gt=0)
     max_query_tokens: int = Field(default=5000, gt=0)
     max_query_cost: int = Field(default=10_000, gt=0)
+    # Fields, fragment spreads and inline fragments written in one document, counted before validation.
+    max_query_selections: int = Field(default=500, gt=0)
     persisted_queries_only: bool = False
 
     # Subscriptions over WebSocket (README, "Live updates").

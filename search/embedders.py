@@ -8,18 +8,21 @@ import asyncio
 import concurrent.futures
 import importlib.util
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Protocol
 
 import numpy as np
 
+from domain.bounded import BoundedLRU, text_bytes
 from domain.ports import Embedder, Vectors
 from search.hashing import HashingEncoder
 
 MAX_BATCH = 64
 QUERY_CACHE_SIZE = 1024
+# Texts plus vectors: searchMarkets refuses queries over 1,000 characters, so 1,024 entries of a
+# 1,000-character text (up to 4 KB each) and a 384-float vector stay under this.
+QUERY_CACHE_BYTES = 8 * 1024 * 1024
 EXTRA_HINT = "pip install torch==2.13.0, then pip install -e '.[semantic]'"
 
 
@@ -111,12 +114,14 @@ class ThreadedEmbedder:
 
 
 class QueryCache:
-    """Remembers the vectors of recent single texts (queries repeat), least recently used out first."""
+    """Remembers the vectors of recent single texts (queries repeat), least recently used out first,
+    bounded by entries and by bytes (text and vector), since clients choose the texts."""
 
-    def __init__(self, inner: Embedder, *, size: int = QUERY_CACHE_SIZE) -> None:
+    def __init__(self, inner: Embedder, *, size: int = QUERY_CACHE_SIZE, max_bytes: int = QUERY_CACHE_BYTES) -> None:
         self._inner = inner
-        self._size = size
-        self._entries: OrderedDict[str, Vectors] = OrderedDict()
+        self.entries: BoundedLRU[str, Vectors] = BoundedLRU(
+            max_entries=size, max_bytes=max_bytes, weigh=lambda text, vectors: text_bytes(text) + vectors.nbytes,
+        )
 
     @property
     def name(self) -> str:
@@ -130,13 +135,10 @@ class QueryCache:
         if len(texts) != 1:
             return await self._inner.encode(texts)
         [text] = texts
-        if (hit := self._entries.get(text)) is not None:
-            self._entries.move_to_end(text)
+        if (hit := self.entries.get(text)) is not None:
             return hit
         vectors = await self._inner.encode(texts)
-        self._entries[text] = vectors
-        if len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        self.entries.put(text, vectors)
         return vectors
 
 

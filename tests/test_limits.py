@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from graphql import get_introspection_query, parse
-from strawberry.extensions.validation_cache import _get_validate_cache
 
+from graph.documents import DOCUMENT_BYTES, DOCUMENT_ENTRIES, DocumentCache, count_selections
 from graph.limits import Depth, Limits, QueryLimits, query_cost
-from graph.schema import CACHE_SIZE, build_schema
+from graph.schema import Schema, build_schema
 from tests.conftest import Api, codes
 from tests.factories import insert_market, insert_position, insert_user
 from tests.servers import instance
@@ -135,8 +135,10 @@ async def test_aliases_count_once_per_fragment_spread(api: Api) -> None:
 
 
 async def test_tokens_at_the_limit_parse_and_one_more_is_refused(api: Api) -> None:
-    data = await api.data(ids_query(4988))  # 5000 tokens
-    assert data["nodes"] == [None] * 4988
+    body = await api.gql(ids_query(4988))  # 5000 tokens: parsed and validated, then past nodes' 100 ids
+    assert codes(body) == ["BAD_USER_INPUT"] and body["errors"][0]["extensions"]["fields"] == {
+        "ids": "must hold at most 100 ids"
+    }
     body = await api.gql(ids_query(4989))
     assert too_complex(body) == {"code": "QUERY_TOO_COMPLEX", "limit": 5000}
     assert body["errors"][0]["message"] == "Query has more than 5000 tokens"
@@ -280,9 +282,127 @@ def test_the_rules_are_built_once_per_schema() -> None:
     assert first.rules is second.rules
 
 
-async def test_validation_stays_cached(api: Api) -> None:
+def app_schema(api: Api) -> Schema:
+    """The schema the app under test serves (its document cache included)."""
+    schema: Schema = api.http._transport.app.state.schema  # type: ignore[attr-defined]
+    return schema
+
+
+async def test_validation_stays_cached(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     query = "{ markets(first: 3) { totalCount } }"
+    validated: list[object] = []
+    monkeypatch.setattr("graph.documents.validate_document", lambda *a: validated.append(a) or [])
     await api.data(query)
-    hits = _get_validate_cache(CACHE_SIZE).cache_info().hits
     await api.data(query)
-    assert _get_validate_cache(CACHE_SIZE).cache_info().hits == hits + 1
+    await api.data(query + " ")  # another text, validated once more
+    assert len(validated) == 2
+    assert any(key[0] == query for key in app_schema(api).documents._entries)
+
+
+
+# ---------------------------------------------------------------- nodes(ids:): bounded and charged per id
+
+
+async def test_nodes_takes_at_most_100_ids(api: Api) -> None:
+    owner = await api.make_user()
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    assert (await api.data(query, {"ids": [owner.id] * 100}))["nodes"] == [{"id": owner.id}] * 100
+    body = await api.gql(query, {"ids": [owner.id] * 101})
+    assert "data" not in body or body["data"] is None
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["fields"] == {"ids": "must hold at most 100 ids"}
+
+
+@pytest.mark.parametrize(("selection", "each"), [
+    ("id", 1), ("__typename", 1), ("... on User { markets(first: 3) { edges { cursor } } }", 4),
+])
+def test_each_id_costs_at_least_one(selection: str, each: int) -> None:
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { " + selection + " } }"
+    assert cost(query, {"ids": ["a"] * 60_000}) == 1 + 60_000 * each
+
+
+async def test_sixty_thousand_ids_are_refused_by_cost_before_any_resolver(
+    api: Api, statement_log: StatementLog
+) -> None:
+    statement_log.clear()
+    body = await api.gql("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["VXNlcjox"] * 60_000})
+    assert too_complex(body) == {"code": "QUERY_TOO_COMPLEX", "cost": 60_001, "limit": 10_000}
+    assert statement_log.count == 0
+
+
+# ---------------------------------------------------------------- selections, counted before validation
+
+
+def repeated(count: int, field: str = "me { id }") -> str:
+    return "{ " + " ".join([field] * count) + " }"
+
+
+async def test_a_field_repeated_1200_times_is_refused_by_its_selection_count(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validated: list[object] = []
+    monkeypatch.setattr("graph.documents.validate_document", lambda *a: validated.append(a) or [])
+    query = repeated(1200)  # 12 KB; 2,400 selections
+    body = await api.gql(query)
+    assert too_complex(body) == {"code": "QUERY_TOO_COMPLEX", "selections": 2400, "limit": 500}
+    assert body["errors"][0]["message"] == "Query selection count 2400 exceeds the limit of 500"
+    assert "nested" not in body["errors"][0]["message"]
+    assert validated == []  # refused before validation ran
+
+
+async def test_selections_at_the_limit_are_validated_and_run(api: Api) -> None:
+    assert count_selections(parse(repeated(500, "__typename"))) == 500
+    assert (await api.data(repeated(500, "__typename"))) == {"__typename": "Query"}
+    assert too_complex(await api.gql(repeated(501, "__typename")))["selections"] == 501
+
+
+def test_fragments_count_once_as_written() -> None:
+    document = parse("{ ...F ...F me { ...F } } fragment F on Query { me { id name } }")
+    assert count_selections(document) == 3 + 1 + 3
+
+
+async def test_the_selection_limit_is_a_setting(test_database_url: str) -> None:
+    async with instance(test_database_url, max_query_selections=3) as api:
+        assert await api.data('{ user(id: "x") { id name } }') == {"user": None}
+        assert too_complex(await api.gql('{ user(id: "x") { id name email } }'))["limit"] == 3
+
+
+async def test_validation_that_gives_up_says_nested_only_when_it_is(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def exhausted(*_: object) -> list[object]:
+        from graphql.validation.validate import ValidationAbortedError
+
+        return [ValidationAbortedError("Validation aborted.")]
+
+    monkeypatch.setattr("graph.documents.validate_document", exhausted)
+    body = await api.gql("{ me { id } }")
+    assert too_complex(body) == {"code": "QUERY_TOO_COMPLEX"}
+    assert body["errors"][0]["message"] == "Query is too complex to validate"
+    deep = await api.gql("{ me { ...U } } fragment U on User { markets { edges { node { creator { markets { "
+                         "edges { node { creator { markets { edges { node { id } } } } } } } } } } } }")
+    assert deep["errors"][0]["message"] == "Query is nested too deeply"
+
+
+# ---------------------------------------------------------------- the document cache is bounded
+
+
+async def test_the_document_cache_is_bounded_by_entries_and_bytes(api: Api) -> None:
+    store = app_schema(api).documents
+    assert (store.max_entries, store.max_bytes) == (DOCUMENT_ENTRIES, DOCUMENT_BYTES)
+    # 150 distinct documents of ~1 MB each (a 1 MB string argument): parsed, refused, never kept whole.
+    for n in range(150):
+        big = '{ user(id: "' + str(n) + "x" * 1_000_000 + '") { id } }'
+        response = await api.http.post("/graphql", content='{"query": ' + json.dumps(big) + "}",
+                                        headers={"Content-Type": "application/json"})
+        assert response.status_code in (200, 413)
+    assert store.bytes <= DOCUMENT_BYTES
+    # Many distinct mid-sized documents: the bytes bound holds and the newest are kept.
+    for n in range(300):
+        await api.gql('{ user(id: "' + str(n) + "y" * 200_000 + '") { id } }')
+    assert len(store) <= DOCUMENT_ENTRIES and store.bytes <= DOCUMENT_BYTES
+    assert len(store) < 300
+    # Many distinct small documents: the entry bound holds.
+    for n in range(DOCUMENT_ENTRIES + 50):
+        await api.gql(f'{{ user(id: "{n}") {{ id }} }}')
+    assert len(store) == DOCUMENT_ENTRIES and store.bytes <= DOCUMENT_BYTES
+    assert isinstance(next(e for e in build_schema().get_extensions() if isinstance(e, DocumentCache)).store,
+                      type(store))

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from domain import validation
 from domain.entities import Market, MarketStatus
 from domain.errors import NotFound
 from domain.events import MarketWrites
@@ -174,7 +175,7 @@ async def search_markets(
     limit: int,
 ) -> list[tuple[Market, float]]:
     """The markets nearest in meaning to `text`, best first, fetched in one batch."""
-    query = text.strip()
+    query = validation.search_query(text).strip()  # over-long text is never encoded nor cached
     if not query or limit == 0:
         return []
     [vector] = await embedder.encode([query])

@@ -8,6 +8,7 @@ import json
 import strawberry
 from strawberry.types import Info
 
+from domain import validation
 from domain.roles import Role
 from graph.types.connections import Connection, connection
 from graph.types.node import Node, load_node
@@ -42,4 +43,5 @@ async def node(info: Info, id: strawberry.ID) -> Node | None:
 
 
 async def nodes(info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    validation.id_list(ids)  # refused before any id is decoded or loaded
     return list(await asyncio.gather(*(load_node(info, i) for i in ids)))
