@@ -145,6 +145,7 @@ async def seed(args: argparse.Namespace) -> None:
             password_hash=await container.hasher.hash(DEMO_PASSWORD),
         )
         print(f"seeded {report.users} users, {report.markets} markets, {report.positions} positions "
+              f"({report.sold} sold), {report.transactions} transactions "
               f"in {report.seconds:.1f} s (every password: {DEMO_PASSWORD})")
 
     await with_container(work)

@@ -22,10 +22,12 @@ from graph.mutations.sign_up import sign_up
 from graph.mutations.update_market import update_market
 from graph.permissions import requires, signed_in
 from graph.resolvers import markets as market_queries
+from graph.resolvers import quotes
 from graph.resolvers import users as user_queries
 from graph.retries import RetryTransientErrors
 from graph.scalars import SCALAR_OVERRIDES
 from graph.subscriptions import Subscription
+from graph.types.economy import TransactionType
 from graph.types.markets import MarketType
 from graph.types.positions import PositionType
 from graph.types.users import UserType
@@ -51,6 +53,10 @@ class Query:
     user = strawberry.field(resolver=user_queries.user)
     users = strawberry.field(
         resolver=user_queries.users, description="Admins only. Newest first.", extensions=requires(Permission.ADMIN)
+    )
+    quote = strawberry.field(
+        resolver=quotes.quote,
+        description="The shares `amount` would buy now, by the rules of openPosition; nothing is bought.",
     )
 
 
@@ -99,6 +105,7 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
     if not introspection:
         extensions.append(DisableIntrospection)
     return Schema(
-        query=Query, mutation=Mutation, subscription=Subscription, types=[UserType, MarketType, PositionType],
-        extensions=extensions, scalar_overrides=SCALAR_OVERRIDES,
+        query=Query, mutation=Mutation, subscription=Subscription,
+        types=[UserType, MarketType, PositionType, TransactionType], extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,
     )

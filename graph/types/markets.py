@@ -17,6 +17,7 @@ from graph.types.node import Node
 from graph.types.paging import child_connections
 
 if TYPE_CHECKING:
+    from graph.types.economy import PricePointType
     from graph.types.positions import PositionType
     from graph.types.users import UserType
 
@@ -78,6 +79,20 @@ class MarketType(Node):
             info, parent_ids=market_ids, scope="market.positions", first=first, after=after,
             node=PositionType.from_entity, pages=loaders.positions_by_market, counts=loaders.position_count_by_market,
         )
+
+    @strawberry.field(description="The probability at creation and after every trade, oldest first.")
+    async def probability_history(
+        self, info: Info, first: int | None = 100, after: str | None = None
+    ) -> Connection[Annotated[PricePointType, strawberry.lazy("graph.types.economy")]]:
+        from graph.types.economy import PricePointType
+
+        loaders = info.context.loaders
+        connections = await child_connections(
+            info, parent_ids=[self.pk], scope="market.probabilityHistory", first=first, after=after,
+            node=PricePointType.from_entity, pages=loaders.price_points_by_market,
+            counts=loaders.price_point_count_by_market,
+        )
+        return connections[0]
 
 
 def user_type(user: User) -> UserType:

@@ -18,6 +18,7 @@ from graph.types.node import Node
 from graph.types.paging import child_connections
 
 if TYPE_CHECKING:
+    from graph.types.economy import TransactionType
     from graph.types.markets import MarketType
     from graph.types.positions import PositionType
 
@@ -73,5 +74,22 @@ class UserType(Node):
         connections = await child_connections(
             info, parent_ids=[self.owner_id], scope="user.positions", first=first, after=after,
             node=PositionType.from_entity, pages=loaders.positions_by_user, counts=loaders.position_count_by_user,
+        )
+        return connections[0]
+
+    @strawberry.field(
+        description="Every change of the balance, newest first. The user themself and admins; everyone else gets null.",
+        extensions=visible_to_owner_or(Permission.ADMIN),
+    )
+    async def transactions(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Annotated[TransactionType, strawberry.lazy("graph.types.economy")]] | None:
+        from graph.types.economy import TransactionType
+
+        loaders = info.context.loaders
+        connections = await child_connections(
+            info, parent_ids=[self.owner_id], scope="user.transactions", first=first, after=after,
+            node=TransactionType.from_entity, pages=loaders.transactions_by_user,
+            counts=loaders.transaction_count_by_user,
         )
         return connections[0]
