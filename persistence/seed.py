@@ -258,7 +258,18 @@ async def ensure_empty(conn: AsyncConnection) -> None:
 
 
 async def insert_chunks(conn: AsyncConnection, table: Table, rows: list[Row]) -> None:
-    """Bulk insert in chunks of CHUNK rows."""
+    """Bulk insert: COPY on PostgreSQL (several times faster than INSERT for 100,000 rows; the
+    values go as they are, so each row must hold the table's Python values), chunks of CHUNK
+    rows of INSERT elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        columns = list(rows[0])
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table.name, records=[tuple(row[column] for column in columns) for row in rows], columns=columns
+        )
+        return
     for start in range(0, len(rows), CHUNK):
         await conn.execute(table.insert(), rows[start:start + CHUNK])
 
