@@ -94,7 +94,10 @@ def app_factory() -> Any:
 def migrate(_: argparse.Namespace) -> None:
     from persistence.migrate import upgrade
 
-    upgrade(settings().database_url)
+    config = settings()
+    upgrade(config.database_url, economy={
+        "STARTING_BALANCE": config.starting_balance, "MARKET_LIQUIDITY": config.market_liquidity,
+    })
     print("database is at the newest schema")
 
 
@@ -114,7 +117,8 @@ async def create_user(args: argparse.Namespace) -> None:
     async def work(container: Any) -> None:
         user = await sign_up(
             uow=container.unit_of_work(), hasher=container.hasher, clock=container.clock,
-            email=args.email, name=args.name, password=args.password, role=Role(args.role.upper()),
+            economy=container.settings.economy, email=args.email, name=args.name, password=args.password,
+            role=Role(args.role.upper()),
         )
         print(f"created {user.role.value} {user.email}")
 

@@ -32,12 +32,14 @@ async def fill(api: Api, owner: Member, markets: int, positions_each: int) -> No
         for n in range(markets):
             creator = creators[n % len(creators)]
             market = await uow.markets.add(
-                name=f"Market {n}", description="", end_date=None, creator_id=creator.id, now=now + timedelta(seconds=n)
+                name=f"Market {n}", description="", end_date=None, creator_id=creator.id,
+                liquidity=Decimal("100.00"), now=now + timedelta(seconds=n),
             )
             for p in range(positions_each):
                 holder = holders[p % len(holders)]
                 await uow.positions.add(
-                    market_id=market.id, user_id=holder.id, outcome=Outcome.YES, amount=Decimal("1.00"), now=now
+                    market_id=market.id, user_id=holder.id, outcome=Outcome.YES, amount=Decimal("1.00"),
+                    shares=Decimal("1.98"), now=now,
                 )
         await uow.commit()
 

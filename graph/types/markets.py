@@ -33,6 +33,11 @@ class MarketType(Node):
     resolved_outcome: OutcomeEnum | None = strawberry.field(description="Set when status is RESOLVED.")
     created_at: datetime
     updated_at: datetime
+    probability: float = strawberry.field(
+        description="The market maker's chance of YES: noPool / (yesPool + noPool), strictly between 0 and 1."
+    )
+    yes_pool: Decimal = strawberry.field(description="YES shares held by the market maker.")
+    no_pool: Decimal = strawberry.field(description="NO shares held by the market maker.")
     pk: strawberry.Private[int]
     creator_id: strawberry.Private[int]
     # Filled by graph.prefetch when a page's selection asks for them; fields fall back to loaders.
@@ -45,6 +50,7 @@ class MarketType(Node):
             id=strawberry.ID(ids.encode("Market", market.id)), name=market.name, description=market.description,
             status=market.status, volume=market.volume, end_date=market.end_date,
             resolved_outcome=market.resolved_outcome, created_at=market.created_at, updated_at=market.updated_at,
+            probability=market.probability, yes_pool=market.yes_pool, no_pool=market.no_pool,
             pk=market.id, creator_id=market.creator_id,
         )
 
