@@ -147,6 +147,8 @@ async def seed(args: argparse.Namespace) -> None:
         report = await fill(
             container.engine, users=args.users, markets=args.markets, positions=args.positions, seed=args.seed,
             password_hash=await container.hasher.hash(DEMO_PASSWORD),
+            starting_balance=container.settings.economy.starting_balance,
+            liquidity=container.settings.economy.market_liquidity,
         )
         print(f"seeded {report.users} users, {report.markets} markets, {report.positions} positions "
               f"({report.sold} sold), {report.transactions} transactions "

@@ -26,8 +26,6 @@ ANONYMOUS, OWNER, OTHER, MODERATOR, ADMIN = "anonymous", "owner", "other", "mode
 VIEWERS = (ANONYMOUS, OWNER, OTHER, MODERATOR, ADMIN)
 SEES_LEDGER = {OWNER, ADMIN}  # the contract's row for User.balance and User.transactions
 
-ADJUST = "mutation($id: ID!, $amount: Decimal!, $note: String!) { adjustBalance(userId: $id, amount: $amount, " \
-         "note: $note) { balance } }"
 OPEN = "mutation($input: OpenPositionInput!) { openPosition(input: $input) { id shares market { probability } } }"
 SELL = "mutation($id: ID!) { sellPosition(id: $id) { id proceeds } }"
 LEDGER = "transactions(first: 10) { totalCount edges { node { id kind amount balanceAfter note } } }"
@@ -59,10 +57,6 @@ class Cast:
         return self.members[OWNER]
 
 
-async def fund(api: Api, admin: Member, member: Member, amount: str = "500", note: str = "Funds for the test") -> None:
-    await api.data(ADJUST, {"id": member.id, "amount": amount, "note": note}, token=admin.token)
-
-
 async def buy(api: Api, member: Member, market_id: str, amount: str, outcome: str = "YES") -> dict[str, Any]:
     data = await api.data(OPEN, {"input": {"marketId": market_id, "outcome": outcome, "amount": amount}},
                           token=member.token)
@@ -78,7 +72,7 @@ async def cast(api: Api) -> Cast:
         ADMIN: await api.make_user(Role.ADMIN, name="Admin"),
     }
     for member in members.values():
-        await fund(api, members[ADMIN], member)
+        await api.fund(member, "500")
     market = await api.make_market(members[OTHER], name="Will the ledger balance?")
     position = await buy(api, members[OWNER], market["id"], "12.50")
     return Cast(members, market, position["id"])
@@ -102,7 +96,7 @@ async def test_the_owners_ledger_reads_newest_first_with_running_balances(api: A
     nodes = [edge["node"] for edge in ledger["edges"]]
     assert ledger["totalCount"] == len(nodes) >= 2
     assert nodes[0]["kind"] == "BUY" and nodes[0]["amount"] == "-12.50"
-    assert nodes[1] == {**nodes[1], "kind": "ADJUSTMENT", "amount": "500.00", "note": "Funds for the test"}
+    assert nodes[1] == {**nodes[1], "kind": "ADJUSTMENT", "amount": "500.00", "note": "test funds"}
     # balanceAfter is the running sum, oldest to newest, ending at the balance.
     running = Decimal(0)
     for node in reversed(nodes):
@@ -144,8 +138,8 @@ async def test_me_shows_every_viewer_their_own_ledger(api: Api, cast: Cast, view
 @pytest.mark.parametrize("viewer", VIEWERS)
 async def test_position_user_shows_the_ledger_only_to_its_owner_and_admins(api: Api, cast: Cast, viewer: str) -> None:
     """Position.user is the holder's, moderators' and admins'; its ledger, the holder's and admins' only."""
-    query = f"""query($id: ID!) {{ market(id: $id) {{ positions {{ edges {{ node {{
-        user {{ id transactions(first: 10) {{ totalCount }} }} }} }} }} }} }}"""
+    query = """query($id: ID!) { market(id: $id) { positions { edges { node {
+        user { id transactions(first: 10) { totalCount } } } } } } }"""
     data = await api.data(query, {"id": cast.market["id"]}, token=cast.token(viewer))
     user = data["market"]["positions"]["edges"][0]["node"]["user"]
     if viewer in (ANONYMOUS, OTHER):
