@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.entities import MarketStatus, Outcome
 from domain.roles import Role
+from domain.services.ledger import Economy
 from persistence import tables
 from persistence.seed_economy import choose_sales, replay
 
@@ -27,8 +28,9 @@ YEAR = 365 * DAY
 CHUNK = 5_000
 TIE_SHARE = 0.05  # share of markets that copy another market's created_at, so orderings meet ties
 SALE_SHARE = 0.1  # share of positions sold back before their market stopped trading
-STARTING_BALANCE = Decimal("1000.00")
-MARKET_LIQUIDITY = Decimal("100.00")
+# The settings' defaults (STARTING_BALANCE, MARKET_LIQUIDITY); `markets seed` passes the configured ones.
+STARTING_BALANCE = Economy().starting_balance
+MARKET_LIQUIDITY = Economy().market_liquidity
 
 FIRST_NAMES = (
     "Ada", "Alan", "Amara", "Bea", "Boris", "Carmen", "Chen", "Dmitri", "Elena", "Farah", "Gabriel", "Hana",

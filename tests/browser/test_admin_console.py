@@ -283,10 +283,6 @@ async def test_rate_limited_sign_in_shows_the_wait(api: Api, chromium: Any, test
 
 
 BALANCE = "query($id: ID!) { user(id: $id) { balance transactions(first: 1) { edges { node { kind amount note } } } } }"
-ADJUST = (
-    "mutation($id: ID!, $amount: Decimal!, $note: String!) "
-    "{ adjustBalance(userId: $id, amount: $amount, note: $note) { balance } }"
-)
 
 
 async def balance_of(server: Server, member: Member, admin: Member) -> Decimal:
@@ -407,8 +403,6 @@ async def test_a_user_sees_their_own_balance_and_the_adjustment_refused(
 
 async def test_markets_show_the_market_makers_probability(api: Api, page: Any, live_server: Server) -> None:
     admin, markets = await admin_and_markets(api, "Untouched market", "Traded market")
-    await live_server.data(ADJUST,
-                           {"id": admin.id, "amount": "100", "note": "Funds for the test"}, token=admin.token)
     bought = await live_server.data(
         'mutation($id: ID!) { openPosition(input: {marketId: $id, outcome: YES, amount: "40"}) '
         "{ market { probability } } }", {"id": markets["Traded market"]["id"]}, token=admin.token)

@@ -21,6 +21,9 @@ async def type_into(page: Any, editor_selector: str, text: str) -> None:
     await page.locator(editor_selector).click()
     await page.keyboard.press("Control+A")
     await page.keyboard.insert_text(text)
+    # GraphiQL re-parses the document 100 ms after the last edit: until then its run button still
+    # sees the default document's several operations and opens a menu of them instead of running.
+    await page.wait_for_timeout(300)
 
 
 async def test_graphiql_runs_a_query_and_shows_the_names(api: Api, page: Any, live_server: Server) -> None:
@@ -133,8 +136,6 @@ async def test_the_default_document_quotes_and_buys(api: Api, page: Any, live_se
 
     buyer = await api.make_user(Role.ADMIN)
     market = await api.make_market(buyer, name="Will the example run?")
-    await api.data('mutation($id: ID!) { adjustBalance(userId: $id, amount: "50", note: "To buy") { id } }',
-                   {"id": buyer.id}, token=buyer.token)
     example_id = ids.encode("Market", 1)
     assert example_id in document
     runnable = document.replace(example_id, market["id"])
