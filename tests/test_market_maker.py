@@ -105,7 +105,7 @@ class Book:
     """A market replayed trade by trade, with the sums the contract's pool identities need."""
 
     pools: Pools = field(default_factory=lambda: Pools(LIQUIDITY, LIQUIDITY))
-    held: list[tuple[Outcome, int, int]] = field(default_factory=list)  # (outcome, shares, amount paid)
+    held: list[tuple[Outcome, int]] = field(default_factory=list)  # (outcome, shares) of positions held
     bought: int = 0
     bought_shares: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
     sold_shares: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
@@ -130,12 +130,12 @@ def test_random_trade_sequences_keep_every_invariant(steps: list[tuple[str, obje
         if kind == "buy":
             assert isinstance(what, Outcome)
             trade = buy(before, what, amount)
-            book.held.append((what, trade.shares, amount))
+            book.held.append((what, trade.shares))
             book.bought += amount
             book.bought_shares[what] += trade.shares
         elif book.held:
             assert isinstance(what, int)
-            outcome, shares, paid = book.held.pop(what % len(book.held))
+            outcome, shares = book.held.pop(what % len(book.held))
             trade = sell(before, outcome, shares)
             book.sold_shares[outcome] += shares
             book.proceeds += trade.money
