@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
+from domain.roles import Role
 from graph import ids
 from persistence.tables import positions, transactions
 from tests.books import assert_books_balance, balance_of, rows
@@ -55,9 +56,9 @@ async def test_concurrent_buys_and_sales_on_one_market_keep_the_pool_identities(
     await assert_books_balance(api.container.engine)
 
 
-async def test_one_user_buying_on_two_markets_at_once_never_overdraws(api: Api, admin_adjust: Any) -> None:
+async def test_one_user_buying_on_two_markets_at_once_never_overdraws(api: Api) -> None:
     trader = await api.make_user()
-    await admin_adjust(trader, "-900")  # 100.00 left: ten purchases of 10.00 out of twenty
+    await api.fund(trader, "-900")  # 100.00 left: ten purchases of 10.00 out of twenty
     markets = [await api.make_market(await api.make_user(), name=f"Market {n}") for n in range(2)]
     answers = await asyncio.gather(*(
         api.gql(OPEN, buy_input(markets[n % 2], "YES", "10"), token=trader.token) for n in range(20)
@@ -142,20 +143,12 @@ async def test_a_trade_waits_for_its_own_market_only(api: Api) -> None:
 
 
 async def lock_waiters(api: Api) -> int:
-    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
     return await count(api, query)
 
 
 @pytest.fixture
 async def moderator(api: Api) -> Member:
-    from domain.roles import Role
-
     return await api.make_user(Role.MODERATOR)
-
-
-@pytest.fixture
-def admin_adjust(api: Api) -> Any:
-    async def adjust(member: Member, amount: str) -> None:
-        await api.fund(member, amount)
-
-    return adjust
