@@ -11,12 +11,14 @@ from strawberry.extensions import DisableIntrospection, FieldExtension, ParserCa
 from domain.roles import MODERATE, Permission
 from graph.errors import ValidationPhase
 from graph.limits import Limits, query_limits
+from graph.mutations.adjust_balance import adjust_balance
 from graph.mutations.create_market import create_market
 from graph.mutations.delete_market import delete_market
 from graph.mutations.login import login
 from graph.mutations.open_position import open_position
 from graph.mutations.reindex_market import reindex_market
 from graph.mutations.resolve_market import resolve_market
+from graph.mutations.sell_position import sell_position
 from graph.mutations.set_user_role import set_user_role
 from graph.mutations.sign_up import sign_up
 from graph.mutations.update_market import update_market
@@ -81,6 +83,14 @@ class Mutation:
     )
     resolve_market = mutation(resolve_market, permissions=requires(MODERATE), description="Moderators and admins.")
     open_position = mutation(open_position, permissions=signed_in())
+    sell_position = mutation(
+        sell_position, permissions=signed_in(),
+        description="The holder only: sells every share of the position to the market maker.",
+    )
+    adjust_balance = mutation(
+        adjust_balance, permissions=requires(Permission.ADMIN),
+        description="Admins only: credits (positive amount) or debits (negative) a user's balance, with a reason.",
+    )
     set_user_role = mutation(set_user_role, permissions=requires(Permission.ADMIN), description="Admins only.")
     reindex_market = mutation(
         reindex_market, permissions=requires(Permission.ADMIN),

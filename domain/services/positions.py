@@ -23,6 +23,9 @@ from domain.ports import Clock, UnitOfWork
 from domain.services.ledger import credit
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
+# The periodic job that deletes expired keys (expired ones already count as absent; this keeps
+# the table small).
+PURGE_IDEMPOTENCY_KEYS = "purge_idempotency_keys"
 MAX_LIMIT = Decimal("1000000000000")
 # The smallest step of a stored time: the creator's initial position comes after its market's
 # creation, never at the same instant (its price point follows the creation point).
@@ -174,3 +177,11 @@ async def _move_pools(uow: UnitOfWork, market: Market, trade: Trade, *, volume_a
         market.id, yes_pool=after.yes_pool, no_pool=after.no_pool, volume_added=volume_added, now=now
     )
     await uow.price_points.add(market_id=market.id, yes_pool=after.yes_pool, no_pool=after.no_pool, at=now)
+
+
+async def purge_idempotency_keys(*, uow: UnitOfWork, clock: Clock) -> int:
+    """Delete the keys older than 24 hours; how many."""
+    async with uow:
+        purged = await uow.idempotency.purge(before=clock() - IDEMPOTENCY_TTL)
+        await uow.commit()
+    return purged
