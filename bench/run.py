@@ -1,4 +1,11 @@
-"""The benchmark: GraphQL cases against an already running server, over HTTP only."""
+"""The benchmark: GraphQL cases against an already running server, over HTTP only.
+
+The trading cases give each of the concurrent clients a seeded user of its own (credited by the
+seeded admin through adjustBalance), so that balances never serialize them: `open_position_spread`
+gives each client markets no other client touches, `open_position_one_market` sends all of them
+to one market (whose row lock serializes the trades), and `sell_position` sells back, client by
+client, the positions the two buying cases bought.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +26,17 @@ import httpx
 
 EMAIL = "user1@example.com"
 PASSWORD = "password123"
+# The seed's user 1 is an admin; traders are ordinary seeded users, one per client.
+TRADER_EMAIL = "user{n}@example.com"
+FIRST_TRADER = 101
+TRADER_FUNDS = "1000000.00"
 SQL_HEADER = "X-SQL-Statements"
-BodyMaker = Callable[[], dict[str, Any]]
+BodyMaker = Callable[[], dict[str, Any] | None]
 
 LOGIN = "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { token } }"
 # Markets still open for positions: ACTIVE, and ending after now (the seed's end dates are fixed, the clock is not).
 MARKET_IDS = (
-    "query($after: DateTime!) { markets(first: 50, filter: {status: ACTIVE, endsAfter: $after}) "
+    "query($after: DateTime!) { markets(first: 100, filter: {status: ACTIVE, endsAfter: $after}) "
     "{ edges { node { id } } } }"
 )
 MARKET_BY_ID = "query($id: ID!) { market(id: $id) { id name volume status creator { id name } } }"
@@ -38,8 +49,15 @@ MARKETS_BY_VOLUME = (
     "{ edges { node { id name volume } } totalCount } }"
 )
 OPEN_POSITION = (
-    'mutation($id: ID!) { openPosition(input: {marketId: $id, outcome: YES, amount: "1.00"}) { id amount } }'
+    "mutation($id: ID!, $outcome: Outcome!) "
+    '{ openPosition(input: {marketId: $id, outcome: $outcome, amount: "1.00"}) { id amount shares } }'
 )
+SELL_POSITION = "mutation($id: ID!) { sellPosition(id: $id) { id proceeds } }"
+ADJUST_BALANCE = (
+    "mutation($id: ID!, $amount: Decimal!) "
+    '{ adjustBalance(userId: $id, amount: $amount, note: "Funds for the benchmark") { balance } }'
+)
+ME = "{ me { id } }"
 SEARCH_MARKETS = (
     "query($q: String!) { searchMarkets(query: $q, first: 10, status: ACTIVE) { score market { id name volume } } }"
 )
@@ -57,13 +75,21 @@ SEARCH_QUERIES = [f"{twist.format(subject)} #{n}" if n else twist.format(subject
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmarked GraphQL document."""
+    """One benchmarked GraphQL document.
+
+    `markets` says which market ids a client cycles through: every one ("all"), its own share of
+    them ("own"), or the first only ("one"). A `trades` case sends each client's requests as its
+    own funded user; `sells` takes a position that client bought instead of a market id.
+    """
 
     name: str
     query: str
     authenticated: bool
     takes_id: bool
     takes_query: bool = False
+    markets: str = "all"
+    trades: bool = False
+    sells: bool = False
 
 
 CASES = (
@@ -72,7 +98,10 @@ CASES = (
     Case("market_by_id_cached", MARKET_BY_ID, authenticated=False, takes_id=True),
     Case("markets_nested", MARKETS_NESTED, authenticated=True, takes_id=False),
     Case("markets_filtered_by_volume", MARKETS_BY_VOLUME, authenticated=False, takes_id=False),
-    Case("open_position", OPEN_POSITION, authenticated=True, takes_id=True),
+    # Each client on markets of its own, then all of them on one market, then the positions sold.
+    Case("open_position_spread", OPEN_POSITION, authenticated=True, takes_id=True, markets="own", trades=True),
+    Case("open_position_one_market", OPEN_POSITION, authenticated=True, takes_id=True, markets="one", trades=True),
+    Case("sell_position", SELL_POSITION, authenticated=True, takes_id=False, trades=True, sells=True),
     # Run against one server per embedder (make bench), each row tagged with --tag.
     Case("search_markets", SEARCH_MARKETS, authenticated=False, takes_id=False, takes_query=True),
 )
@@ -103,12 +132,15 @@ class Row:
 
 @dataclass(frozen=True)
 class Target:
-    """What every request of a run needs: where to send it, the viewer's token and the market ids."""
+    """What every request of a run needs: where to send it, the viewer's token and the market ids;
+    the traders' tokens (one per client) and the positions each client bought and has not sold."""
 
     client: httpx.AsyncClient
     url: str
     token: str
     market_ids: list[str]
+    trader_tokens: list[str] = field(default_factory=list)
+    bought: list[list[str]] = field(default_factory=list)
 
 
 async def graphql(client: httpx.AsyncClient, url: str, query: str, variables: dict[str, Any], token: str = "") -> Any:
@@ -121,40 +153,73 @@ async def graphql(client: httpx.AsyncClient, url: str, query: str, variables: di
     return body["data"]
 
 
-async def prepare(client: httpx.AsyncClient, url: str) -> Target:
-    """Log in as the seeded user 1 and pick the markets to cycle through."""
-    token = (await graphql(client, url, LOGIN, {"email": EMAIL, "password": PASSWORD}))["login"]["token"]
+async def login(client: httpx.AsyncClient, url: str, email: str) -> str:
+    return str((await graphql(client, url, LOGIN, {"email": email, "password": PASSWORD}))["login"]["token"])
+
+
+async def prepare(client: httpx.AsyncClient, url: str, *, traders: int) -> Target:
+    """Log in as the seeded user 1, pick the markets to cycle through, and fund `traders` users."""
+    token = await login(client, url, EMAIL)
     after = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     data = await graphql(client, url, MARKET_IDS, {"after": after})
     ids = [edge["node"]["id"] for edge in data["markets"]["edges"]]
     if not ids:
         raise SystemExit("no ACTIVE market that ends in the future: is the database seeded?")
-    return Target(client, url, token, ids)
+    trader_tokens = []
+    for n in range(FIRST_TRADER, FIRST_TRADER + traders):
+        trader = await login(client, url, TRADER_EMAIL.format(n=n))
+        me = (await graphql(client, url, ME, {}, trader))["me"]
+        await graphql(client, url, ADJUST_BALANCE, {"id": me["id"], "amount": TRADER_FUNDS}, token)
+        trader_tokens.append(trader)
+    return Target(client, url, token, ids, trader_tokens, [[] for _ in trader_tokens])
 
 
-def request_maker(case: Case, target: Target) -> BodyMaker:
-    """A function returning the next request body of the case, cycling through the market ids."""
-    ids: Iterator[str] = itertools.cycle(target.market_ids)
+def market_ids(case: Case, target: Target, client: int, clients: int) -> list[str]:
+    """The markets one client cycles through: all of them, its own share, or the first one."""
+    if case.markets == "one":
+        return target.market_ids[:1]
+    if case.markets == "own":
+        own = target.market_ids[client::clients]
+        if not own:
+            raise SystemExit(f"{clients} clients need at least as many markets, found {len(target.market_ids)}")
+        return own
+    return target.market_ids
+
+
+def request_maker(case: Case, target: Target, client: int, clients: int) -> BodyMaker | None:
+    """A function returning a client's next request body for the case, or None when it has none left
+    (a seller whose bought positions are all sold)."""
+    ids: Iterator[str] = itertools.cycle(market_ids(case, target, client, clients))
+    if case.sells:
+        bought = target.bought[client]
+        return lambda: {"query": case.query, "variables": {"id": bought.pop()}} if bought else None
     if case.takes_query:
         queries: Iterator[str] = itertools.cycle(SEARCH_QUERIES)
         return lambda: {"query": case.query, "variables": {"q": next(queries)}}
+    if case.trades:
+        # YES and NO in turn, so that thousands of buys keep the price near the middle.
+        outcomes = itertools.cycle(("YES", "NO"))
+        return lambda: {"query": case.query, "variables": {"id": next(ids), "outcome": next(outcomes)}}
     if case.takes_id:
         return lambda: {"query": case.query, "variables": {"id": next(ids)}}
     return lambda: {"query": case.query}
 
 
-def record(stats: Stats, response: httpx.Response, elapsed: float) -> None:
-    """Count the response: an error unless HTTP 200 with no `errors` in the body."""
+def record(stats: Stats, response: httpx.Response, elapsed: float) -> Any:
+    """Count the response: an error unless HTTP 200 with no `errors` in the body. Its data, if any."""
     stats.latencies.append(elapsed)
     sql = response.headers.get(SQL_HEADER)
     if sql is not None and sql.isdigit():
         stats.sql_counts.append(int(sql))
     try:
-        failed = response.status_code != 200 or "errors" in response.json()
+        body = response.json()
+        failed = response.status_code != 200 or "errors" in body
     except ValueError:
         failed = True
     if failed:
         fail(stats, f"HTTP {response.status_code}: {response.text[:500]}")
+        return None
+    return body.get("data")
 
 
 def fail(stats: Stats, message: str) -> None:
@@ -162,26 +227,38 @@ def fail(stats: Stats, message: str) -> None:
     stats.first_error = stats.first_error or message
 
 
-async def worker(case: Case, target: Target, next_body: BodyMaker, until: float, stats: Stats) -> None:
-    """Send the case's requests one after another until the deadline."""
-    headers = {"Authorization": f"Bearer {target.token}"} if case.authenticated else {}
-    while time.perf_counter() < until:
+def viewer_token(case: Case, target: Target, client: int) -> str | None:
+    """Whose token the client sends: its own trader's, the admin's, or none."""
+    if case.trades:
+        return target.trader_tokens[client]
+    return target.token if case.authenticated else None
+
+
+async def worker(case: Case, target: Target, client: int, next_body: BodyMaker, until: float, stats: Stats) -> None:
+    """Send the case's requests one after another until the deadline (or until the client has none left)."""
+    token = viewer_token(case, target, client)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    while time.perf_counter() < until and (body := next_body()) is not None:
         started = time.perf_counter()
         try:
-            response = await target.client.post(target.url, json=next_body(), headers=headers)
+            response = await target.client.post(target.url, json=body, headers=headers)
         except httpx.HTTPError as error:
             stats.latencies.append(time.perf_counter() - started)
             fail(stats, f"{type(error).__name__}: {error}")
             continue
-        record(stats, response, time.perf_counter() - started)
+        data = record(stats, response, time.perf_counter() - started)
+        if case.trades and not case.sells and data:
+            target.bought[client].append(data["openPosition"]["id"])  # for sell_position, later
 
 
 async def measure(case: Case, target: Target, concurrency: int, seconds: float) -> tuple[Stats, float]:
     """Run `concurrency` workers for `seconds`; the stats and the wall time they took."""
-    stats, next_body = Stats(), request_maker(case, target)
+    stats = Stats()
+    makers = [request_maker(case, target, client, concurrency) for client in range(concurrency)]
     started = time.perf_counter()
     until = started + seconds
-    await asyncio.gather(*(worker(case, target, next_body, until, stats) for _ in range(concurrency)))
+    await asyncio.gather(*(worker(case, target, client, makers[client], until, stats)
+                           for client in range(concurrency)))
     return stats, time.perf_counter() - started
 
 
@@ -227,7 +304,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
     """Prepare once, then run the selected cases one after another, printing each row as it is done."""
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=args.timeout) as client:
-        target = await prepare(client, args.url)
+        trading = any(case.trades and (not args.only or case.name in args.only) for case in CASES)
+        target = await prepare(client, args.url, traders=args.concurrency if trading else 0)
         print(HEADER)
         rows = []
         for case in CASES:

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: seed PostgreSQL with the standard data set, serve it, measure over HTTP.
+# `make bench`: seed PostgreSQL with the standard data set, serve it, measure over HTTP
+# (trading included: openPosition spread over markets and on one market, sellPosition, and
+# settlement of markets with 10,000 and 100,000 positions, bench/settle.py).
 # The server runs twice: with the market cache off (every case), then with it on, over Redis
 # (the cache-hit case), so the two market(id) rows compare the uncached and the cached path.
 # Then searchMarkets, once per embedder (each after indexing the 10,000 markets with it); the
@@ -39,8 +41,12 @@ start_server() {
 
 echo "== market cache off =="
 start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL=
-cases=(--only market_by_id --only markets_nested --only markets_filtered_by_volume --only open_position)
+cases=(--only market_by_id --only markets_nested --only markets_filtered_by_volume
+       --only open_position_spread --only open_position_one_market --only sell_position)
 .venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" "${cases[@]}" "$@"
+echo "== settlement: resolveMarket on 10,000 and 100,000 positions =="
+.venv/bin/python -m bench.settle --url "http://127.0.0.1:$PORT/graphql" --database-url "$BENCH_DATABASE_URL" \
+  --liquidity "${MARKET_LIQUIDITY:-100.00}"
 stop_server
 
 echo "== market cache on, in Redis =="

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from domain.roles import Permission, Role, grants
 
@@ -22,6 +23,25 @@ class Outcome(enum.Enum):
     NO = "NO"
 
 
+class TransactionKind(enum.Enum):
+    """What moved money in or out of a balance."""
+
+    GRANT = "GRANT"
+    BUY = "BUY"
+    SELL = "SELL"
+    PAYOUT = "PAYOUT"
+    REFUND = "REFUND"
+    ADJUSTMENT = "ADJUSTMENT"
+
+
+ZERO = Decimal("0.00")
+
+
+def pool_probability(yes_pool: Decimal, no_pool: Decimal) -> float:
+    """noPool / (yesPool + noPool): exact as a fraction, rounded once to the contract's Float."""
+    return float(Fraction(no_pool) / (Fraction(yes_pool) + Fraction(no_pool)))
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -30,6 +50,7 @@ class User:
     role: Role
     created_at: datetime
     password_hash: str = ""
+    balance: Decimal = ZERO
 
     def can(self, permission: Permission) -> bool:
         return grants(self.role, permission)
@@ -47,6 +68,15 @@ class Market:
     creator_id: int
     created_at: datetime
     updated_at: datetime
+    # The market maker's pools (shares it holds); the defaults are only for records built
+    # before pools existed, never for stored markets.
+    yes_pool: Decimal = Decimal("100.00")
+    no_pool: Decimal = Decimal("100.00")
+
+    @property
+    def probability(self) -> float:
+        """noPool / (yesPool + noPool), exact until the one rounding to a float."""
+        return pool_probability(self.yes_pool, self.no_pool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,4 +86,51 @@ class Position:
     user_id: int
     outcome: Outcome
     amount: Decimal
+    created_at: datetime
+    shares: Decimal = ZERO
+    proceeds: Decimal | None = None
+    sold_at: datetime | None = None
+    payout: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One change of a user's balance: signed `amount`, and the balance right after it."""
+
+    id: int
+    user_id: int
+    kind: TransactionKind
+    amount: Decimal
+    balance_after: Decimal
+    market_id: int | None
+    position_id: int | None
+    note: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PricePoint:
+    """The pools right after a market's creation or a trade; the probability follows from them exactly."""
+
+    id: int
+    market_id: int
+    yes_pool: Decimal
+    no_pool: Decimal
+    at: datetime
+
+    @property
+    def probability(self) -> float:
+        return pool_probability(self.yes_pool, self.no_pool)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """A viewer's key for one purchase: what it asked for and the position it made."""
+
+    user_id: int
+    key: str
+    market_id: int
+    outcome: Outcome
+    amount: Decimal
+    position_id: int | None
     created_at: datetime

@@ -13,7 +13,17 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from domain.entities import Market, MarketStatus, Outcome, Position, User
+from domain.entities import (
+    IdempotencyKey,
+    Market,
+    MarketStatus,
+    Outcome,
+    Position,
+    PricePoint,
+    Transaction,
+    TransactionKind,
+    User,
+)
 from domain.pagination import MarketFilter, MarketOrder, Page, PageRequest
 from domain.roles import Role
 
@@ -43,12 +53,19 @@ class UserRepository(Protocol):
 
 class MarketRepository(Protocol):
     async def add(
-        self, *, name: str, description: str, end_date: datetime | None, creator_id: int, now: datetime
-    ) -> Market: ...
+        self, *, name: str, description: str, end_date: datetime | None, creator_id: int, liquidity: Decimal,
+        now: datetime,
+    ) -> Market:
+        """A new ACTIVE market with both pools at `liquidity`."""
     async def get_many(self, ids: Sequence[int]) -> Mapping[int, Market]: ...
     async def update(self, market_id: int, changes: MarketChanges, *, now: datetime) -> Market | None: ...
     async def delete(self, market_id: int) -> bool: ...
-    async def add_volume_if_open(self, market_id: int, amount: Decimal, *, now: datetime) -> bool: ...
+    async def lock(self, market_id: int) -> Market | None:
+        """The market, its row locked until the transaction ends (trades on it queue here)."""
+    async def apply_trade(
+        self, market_id: int, *, yes_pool: Decimal, no_pool: Decimal, volume_added: Decimal, now: datetime
+    ) -> None:
+        """Set the pools after a trade and add a purchase's amount to the volume (0 for a sale)."""
     async def page(self, *, filter: MarketFilter, order: MarketOrder, request: PageRequest) -> Page[Market]: ...
     async def count(self, *, filter: MarketFilter) -> int: ...
     async def pages_by_creator(
@@ -61,8 +78,10 @@ class MarketRepository(Protocol):
 
 class PositionRepository(Protocol):
     async def add(
-        self, *, market_id: int, user_id: int, outcome: Outcome, amount: Decimal, now: datetime
+        self, *, market_id: int, user_id: int, outcome: Outcome, amount: Decimal, shares: Decimal, now: datetime
     ) -> Position: ...
+    async def mark_sold(self, position_id: int, *, proceeds: Decimal, now: datetime) -> Position | None:
+        """Record a sale, only if the position is neither sold nor settled; None otherwise."""
     async def get_many(self, ids: Sequence[int]) -> Mapping[int, Position]: ...
     async def pages_by_market(
         self, market_ids: Sequence[int], request: PageRequest
@@ -72,12 +91,56 @@ class PositionRepository(Protocol):
     async def count_by_user(self, user_ids: Sequence[int]) -> Mapping[int, int]: ...
 
 
+class LedgerRepository(Protocol):
+    """Balances and their transactions: every change is one conditional update of the balance
+    and one transaction row, in the caller's database transaction."""
+
+    async def change_balance(
+        self, *, user_id: int, amount: Decimal, kind: TransactionKind, clock: Clock,
+        market_id: int | None = None, position_id: int | None = None, note: str | None = None,
+    ) -> Transaction | None:
+        """Add the signed `amount` and record it; None (nothing done) if the balance would go below
+        0.00 or the user does not exist. The clock is read after the user's row is locked, so
+        each user's transactions are ordered by the moment their change committed."""
+    async def settle(self, *, market_id: int, winner: Outcome | None, clock: Clock) -> int:
+        """Pay every unsold, unsettled position of the market: `shares` to holders of `winner`
+        (0.00 to the others), or its `amount` back when `winner` is None (a refund). Set-based:
+        a fixed number of statements whatever the number of positions. The number of positions settled."""
+    async def get_many(self, ids: Sequence[int]) -> Mapping[int, Transaction]: ...
+    async def pages_by_user(
+        self, user_ids: Sequence[int], request: PageRequest
+    ) -> Mapping[int, Page[Transaction]]: ...
+    async def count_by_user(self, user_ids: Sequence[int]) -> Mapping[int, int]: ...
+
+
+class PricePointRepository(Protocol):
+    async def add(self, *, market_id: int, yes_pool: Decimal, no_pool: Decimal, at: datetime) -> None: ...
+    async def pages_by_market(
+        self, market_ids: Sequence[int], request: PageRequest
+    ) -> Mapping[int, Page[PricePoint]]: ...
+    async def count_by_market(self, market_ids: Sequence[int]) -> Mapping[int, int]: ...
+
+
+class IdempotencyRepository(Protocol):
+    async def claim(self, key: IdempotencyKey, *, expired_before: datetime) -> bool:
+        """Store the key for this purchase unless the viewer holds it already (a key stored before
+        `expired_before` counts as absent and is replaced). True when this call now owns it; the
+        database settles racing claims (a loser waits for the winner's transaction)."""
+    async def get(self, user_id: int, key: str) -> IdempotencyKey | None: ...
+    async def attach(self, user_id: int, key: str, position_id: int) -> None: ...
+    async def purge(self, *, before: datetime) -> int:
+        """Delete the keys stored before `before`; how many."""
+
+
 class UnitOfWork(Protocol):
     """One transaction: rolled back on exit unless `commit` was called."""
 
     users: UserRepository
     markets: MarketRepository
     positions: PositionRepository
+    ledger: LedgerRepository
+    price_points: PricePointRepository
+    idempotency: IdempotencyRepository
     embeddings: EmbeddingRepository
 
     async def __aenter__(self) -> UnitOfWork: ...

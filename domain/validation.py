@@ -78,7 +78,7 @@ def password(value: str, *, field: str = "password") -> str:
     return value
 
 
-def amount(value: Decimal, *, field: str) -> Decimal:
+def amount(value: Decimal, *, field: str, maximum: Decimal = MAX_AMOUNT) -> Decimal:
     """Check an amount: > 0, at most 1,000,000, at most 2 decimal places (trailing zeros free).
 
     Comparisons are exact whatever the exponent; the range is checked first so that the
@@ -89,8 +89,8 @@ def amount(value: Decimal, *, field: str) -> Decimal:
         raise BadUserInput({field: "must be a finite number"})
     if value <= 0:
         raise BadUserInput({field: "must be greater than 0"})
-    if value > MAX_AMOUNT:
-        raise BadUserInput({field: "must be at most 1000000"})
+    if value > maximum:
+        raise BadUserInput({field: f"must be at most {maximum}"})
     cents = value.quantize(CENTS, context=Context(prec=MONEY_DIGITS))
     if cents != value:
         raise BadUserInput({field: "must have at most 2 decimal places"})

@@ -99,7 +99,10 @@ def app_factory() -> Any:
 def migrate(_: argparse.Namespace) -> None:
     from persistence.migrate import upgrade
 
-    upgrade(settings().database_url)
+    config = settings()
+    upgrade(config.database_url, economy={
+        "STARTING_BALANCE": config.starting_balance, "MARKET_LIQUIDITY": config.market_liquidity,
+    })
     print("database is at the newest schema")
 
 
@@ -119,7 +122,8 @@ async def create_user(args: argparse.Namespace) -> None:
     async def work(container: Any) -> None:
         user = await sign_up(
             uow=container.unit_of_work(), hasher=container.hasher, clock=container.clock,
-            email=args.email, name=args.name, password=args.password, role=Role(args.role.upper()),
+            economy=container.settings.economy, email=args.email, name=args.name, password=args.password,
+            role=Role(args.role.upper()),
         )
         print(f"created {user.role.value} {user.email}")
 
@@ -148,8 +152,11 @@ async def seed(args: argparse.Namespace) -> None:
         report = await fill(
             container.engine, users=args.users, markets=args.markets, positions=args.positions, seed=args.seed,
             password_hash=await container.hasher.hash(DEMO_PASSWORD),
+            starting_balance=container.settings.economy.starting_balance,
+            liquidity=container.settings.economy.market_liquidity,
         )
         print(f"seeded {report.users} users, {report.markets} markets, {report.positions} positions "
+              f"({report.sold} sold), {report.transactions} transactions "
               f"in {report.seconds:.1f} s (every password: {DEMO_PASSWORD})")
 
     await with_container(work)

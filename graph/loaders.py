@@ -52,6 +52,11 @@ class Loaders:
         self.position_count_by_market: DataLoader = by_key(repositories.positions.count_by_market, 0)
         self.position_count_by_user: DataLoader = by_key(repositories.positions.count_by_user, 0)
         self.market_count_by_creator: DataLoader = by_key(repositories.markets.count_by_creator, 0)
+        self.transaction: DataLoader = by_key(repositories.ledger.get_many)
+        self.transactions_by_user: DataLoader = page_per_parent(repositories.ledger.pages_by_user)
+        self.transaction_count_by_user: DataLoader = by_key(repositories.ledger.count_by_user, 0)
+        self.price_points_by_market: DataLoader = page_per_parent(repositories.price_points.pages_by_market)
+        self.price_point_count_by_market: DataLoader = by_key(repositories.price_points.count_by_market, 0)
 
     def remember(self, entity: User | Market | Position) -> None:
         """Replace a cached entity after a write, so the rest of the request sees the write."""

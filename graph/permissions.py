@@ -7,6 +7,7 @@ from typing import Any
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
+from domain.entities import User
 from domain.roles import MODERATE, Permission
 
 
@@ -42,10 +43,12 @@ class IsOwnerOr(Grants):
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]
         if getattr(source, "is_viewer", False):
             return True
-        viewer = info.context.viewer
-        if viewer is None:
-            return False
-        return source.owner_id == viewer.id or viewer.can(self.permission)
+        return owner_or(info.context.viewer, source.owner_id, self.permission)
+
+
+def owner_or(viewer: User | None, owner_id: int, permission: Permission) -> bool:
+    """The viewer is the owner, or holds `permission`."""
+    return viewer is not None and (owner_id == viewer.id or viewer.can(permission))
 
 
 def signed_in() -> list[PermissionExtension]:

@@ -15,21 +15,25 @@ from graph.errors import ValidationPhase
 from graph.inputs import InputStrings
 from graph.limits import Limits, query_limits
 from graph.mutation_budget import MutationBudget
+from graph.mutations.adjust_balance import adjust_balance
 from graph.mutations.create_market import create_market
 from graph.mutations.delete_market import delete_market
 from graph.mutations.login import login
 from graph.mutations.open_position import open_position
 from graph.mutations.reindex_market import reindex_market
 from graph.mutations.resolve_market import resolve_market
+from graph.mutations.sell_position import sell_position
 from graph.mutations.set_user_role import set_user_role
 from graph.mutations.sign_up import sign_up
 from graph.mutations.update_market import update_market
 from graph.permissions import requires, signed_in
 from graph.resolvers import markets as market_queries
+from graph.resolvers import quotes
 from graph.resolvers import users as user_queries
 from graph.retries import RetryTransientErrors
 from graph.scalars import SCALAR_OVERRIDES
 from graph.subscriptions import Subscription
+from graph.types.economy import TransactionType
 from graph.types.markets import MarketType
 from graph.types.positions import PositionType
 from graph.types.users import UserType
@@ -54,6 +58,10 @@ class Query:
     users = strawberry.field(
         resolver=user_queries.users, description="Admins only. Newest first.", extensions=requires(Permission.ADMIN)
     )
+    quote = strawberry.field(
+        resolver=quotes.quote,
+        description="The shares `amount` would buy now, by the rules of openPosition; nothing is bought.",
+    )
 
 
 def mutation(
@@ -77,6 +85,14 @@ class Mutation:
     )
     resolve_market = mutation(resolve_market, permissions=requires(MODERATE), description="Moderators and admins.")
     open_position = mutation(open_position, permissions=signed_in())
+    sell_position = mutation(
+        sell_position, permissions=signed_in(),
+        description="The holder only: sells every share of the position to the market maker.",
+    )
+    adjust_balance = mutation(
+        adjust_balance, permissions=requires(Permission.ADMIN),
+        description="Admins only: credits (positive amount) or debits (negative) a user's balance, with a reason.",
+    )
     set_user_role = mutation(set_user_role, permissions=requires(Permission.ADMIN), description="Admins only.")
     reindex_market = mutation(
         reindex_market, permissions=requires(Permission.ADMIN),
@@ -107,8 +123,9 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
     if not introspection:
         extensions.append(DisableIntrospection)
     schema = Schema(
-        query=Query, mutation=Mutation, subscription=Subscription, types=[UserType, MarketType, PositionType],
-        extensions=extensions, scalar_overrides=SCALAR_OVERRIDES,
+        query=Query, mutation=Mutation, subscription=Subscription,
+        types=[UserType, MarketType, PositionType, TransactionType], extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,
     )
     schema.documents = documents
     return schema

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.market_maker import CENT
+from domain.services.ledger import Economy
 
 # Development only: production refuses to start without its own JWT_SECRET.
 DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"
@@ -76,6 +80,10 @@ class Settings(BaseSettings):
     # False: no close_expired_markets / reindex_stale runs from this process (they run elsewhere).
     periodic_jobs: bool = True
 
+    # Money (contract, "Money and prices"): granted to each new user; each pool of a new market.
+    starting_balance: Decimal = Field(default=Decimal("1000.00"), ge=0, le=1_000_000, decimal_places=2)
+    market_liquidity: Decimal = Field(default=Decimal("100.00"), gt=0, le=1_000_000, decimal_places=2)
+
     @field_validator("trusted_proxies")
     @classmethod
     def proxies_are_addresses(cls, value: str) -> str:
@@ -91,6 +99,11 @@ class Settings(BaseSettings):
         ):
             raise ValueError("ENVIRONMENT=production needs a JWT_SECRET of at least 32 bytes")
         return self
+
+    @property
+    def economy(self) -> Economy:
+        return Economy(starting_balance=self.starting_balance.quantize(CENT),
+                       market_liquidity=self.market_liquidity.quantize(CENT))
 
     @property
     def is_production(self) -> bool:

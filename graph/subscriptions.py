@@ -21,8 +21,9 @@ from graph.types.enums import MarketStatusEnum
 from graph.types.markets import MarketType
 from graph.websocket import CLOSE_TRY_AGAIN_LATER, SocketContext
 
-# What marketUpdated fires on (resolvedOutcome changes only with status).
-UPDATE_FIELDS = frozenset({"name", "description", "end_date", "status", "volume"})
+# What marketUpdated fires on (resolvedOutcome changes only with status; a sale moves the pools
+# and the probability without the volume).
+UPDATE_FIELDS = frozenset({"name", "description", "end_date", "status", "volume", "yes_pool", "no_pool", "probability"})
 NO_MARKET = "No market with this id"
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from saq.utils import exponential_backoff
 
 from domain.ports import Clock, Embedder
-from domain.services import search
+from domain.services import positions, search
+from domain.services.positions import PURGE_IDEMPOTENCY_KEYS
 from domain.services.search import CLOSE_EXPIRED_MARKETS, INDEX_MARKET, REINDEX_STALE, UnitOfWorkFactory
 
 log = logging.getLogger("markets.jobs")
@@ -28,7 +29,10 @@ MAX_RETRY_DELAY_SECONDS = 60.0
 TIMEOUT_SECONDS = {INDEX_MARKET: 60, CLOSE_EXPIRED_MARKETS: 120, REINDEX_STALE: 3600}
 DEFAULT_TIMEOUT_SECONDS = 60
 # Periodic jobs: (name, seconds between runs, the same as a cron line for saq).
-PERIODIC = ((CLOSE_EXPIRED_MARKETS, 60, "* * * * *"), (REINDEX_STALE, 600, "*/10 * * * *"))
+PERIODIC = (
+    (CLOSE_EXPIRED_MARKETS, 60, "* * * * *"), (REINDEX_STALE, 600, "*/10 * * * *"),
+    (PURGE_IDEMPOTENCY_KEYS, 3600, "17 * * * *"),
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,16 @@ async def reindex_stale(ctx: Mapping[str, Any]) -> dict[str, int]:
     return asdict(report)
 
 
+async def purge_idempotency_keys(ctx: Mapping[str, Any]) -> int:
+    """Delete openPosition's idempotency keys older than 24 hours (they count as absent already)."""
+    deps = deps_of(ctx)
+    purged = await positions.purge_idempotency_keys(uow=deps.unit_of_work(), clock=deps.clock)
+    if purged:
+        log.info("purged %d expired idempotency keys", purged)
+    return purged
+
+
 FUNCTIONS: dict[str, JobFunction] = {
     INDEX_MARKET: index_market, CLOSE_EXPIRED_MARKETS: close_expired_markets, REINDEX_STALE: reindex_stale,
+    PURGE_IDEMPOTENCY_KEYS: purge_idempotency_keys,
 }

@@ -23,7 +23,8 @@ from redis.asyncio import Redis
 from domain.entities import Market, MarketStatus, Outcome
 
 Generation = str
-PREFIX = "markets:market:"
+# v2: entries carry the pools; entries in the older shape are simply never read.
+PREFIX = "markets:market:v2:"
 GENERATION_PREFIX = "markets:market-generation:"
 
 # Store each (key, generation key, expected generation, value) only if the generation holds.
@@ -51,7 +52,8 @@ def encode(market: Market) -> bytes:
         "volume": str(market.volume), "end_date": market.end_date.isoformat() if market.end_date else None,
         "resolved_outcome": market.resolved_outcome.value if market.resolved_outcome else None,
         "creator_id": market.creator_id, "created_at": market.created_at.isoformat(),
-        "updated_at": market.updated_at.isoformat(),
+        "updated_at": market.updated_at.isoformat(), "yes_pool": str(market.yes_pool),
+        "no_pool": str(market.no_pool),
     })
 
 
@@ -63,7 +65,8 @@ def decode(raw: bytes) -> Market:
         end_date=datetime.fromisoformat(data["end_date"]) if data["end_date"] else None,
         resolved_outcome=Outcome(data["resolved_outcome"]) if data["resolved_outcome"] else None,
         creator_id=data["creator_id"], created_at=datetime.fromisoformat(data["created_at"]),
-        updated_at=datetime.fromisoformat(data["updated_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]), yes_pool=Decimal(data["yes_pool"]),
+        no_pool=Decimal(data["no_pool"]),
     )
 
 

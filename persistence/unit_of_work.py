@@ -11,8 +11,11 @@ from domain.ports import MarketRepository
 from persistence.database import Session, TransactionLost
 from persistence.repositories.cached_markets import CachingMarketRepository, MarketCache
 from persistence.repositories.embeddings import SqlEmbeddingRepository
+from persistence.repositories.idempotency import SqlIdempotencyRepository
+from persistence.repositories.ledger import SqlLedgerRepository
 from persistence.repositories.markets import SqlMarketRepository
 from persistence.repositories.positions import SqlPositionRepository
+from persistence.repositories.price_points import SqlPricePointRepository
 from persistence.repositories.users import SqlUserRepository
 
 
@@ -27,6 +30,9 @@ class Repositories:
             CachingMarketRepository(sql_markets, market_cache) if market_cache is not None else sql_markets
         )
         self.positions = SqlPositionRepository(session)
+        self.ledger = SqlLedgerRepository(session)
+        self.price_points = SqlPricePointRepository(session)
+        self.idempotency = SqlIdempotencyRepository(session)
         self.embeddings = SqlEmbeddingRepository(session)
 
 

@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.entities import User
+from domain.entities import TransactionKind, User
 from domain.roles import Role
+from domain.services.ledger import credit, grant_starting_balance
 from graph import background, ids
 from graph.app import create_app
 from graph.background import make_jobs
@@ -111,6 +113,10 @@ def statement_log(container: Container) -> StatementLog:
     return StatementLog.attach(container.engine)
 
 
+# Every table, children before parents (SQLite deletes in this order).
+TABLES = ("idempotency_keys", "transactions", "price_points", "positions", "markets", "users", "market_embeddings")
+
+
 @pytest.fixture(autouse=True)
 async def clean_database(container: Container) -> None:
     """Empty tables, and a cache, vector index and job queue that remember nothing (ids restart,
@@ -124,10 +130,10 @@ async def clean_database(container: Container) -> None:
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execute(
-                text("TRUNCATE positions, markets, users, market_embeddings RESTART IDENTITY CASCADE")
+                text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
             )
         else:
-            for table in ("positions", "markets", "users", "market_embeddings"):
+            for table in TABLES:
                 await connection.execute(text(f"DELETE FROM {table}"))
 
 
@@ -170,15 +176,24 @@ class Api:
         await background.run_jobs(self.container)
 
     async def make_user(self, role: Role = Role.USER, *, email: str | None = None, name: str = "Test User") -> Member:
-        """A user stored directly (no argon2 cost), with a token."""
+        """A user stored directly (no argon2 cost), with a token and STARTING_BALANCE granted."""
+        clock = self.container.clock
         async with SqlUnitOfWork.standalone(self.container.engine) as uow:
             count = await uow.users.count(role=None)
             user = await uow.users.add(
                 email=email or f"member{count + 1}@example.com", name=name,
-                password_hash=FAST_HASHER.hash("password123"), role=role, now=self.container.clock(),
+                password_hash=FAST_HASHER.hash("password123"), role=role, now=clock(),
             )
+            user = await grant_starting_balance(uow, clock=clock, economy=self.container.settings.economy, user=user)
             await uow.commit()
         return Member(user=user, token=self.container.tokens.issue(user, now=self.container.clock()))
+
+    async def fund(self, member: Member, amount: str) -> None:
+        """Credit a user (an ADJUSTMENT through the ledger), for tests that buy more than STARTING_BALANCE."""
+        async with SqlUnitOfWork.standalone(self.container.engine) as uow:
+            await credit(uow, clock=self.container.clock, user_id=member.user.id, amount=Decimal(amount),
+                         kind=TransactionKind.ADJUSTMENT, note="test funds")
+            await uow.commit()
 
     async def make_market(self, member: Member, **fields: Any) -> dict[str, Any]:
         values = {"name": "Will it rain tomorrow?", **fields}

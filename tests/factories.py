@@ -54,13 +54,16 @@ async def insert_market(
     status: MarketStatus = MarketStatus.ACTIVE,
     description: str = "",
 ) -> Market:
-    """A market created at `now`; `volume` is added (at `now`, so even past end dates take it)."""
+    """A market created at `now` with untouched pools; `volume` is set as given (no trade behind it)."""
     async with SqlUnitOfWork.standalone(container.engine) as uow:
         market = await uow.markets.add(
-            name=name, description=description, end_date=end_date, creator_id=creator.id, now=now
+            name=name, description=description, end_date=end_date, creator_id=creator.id,
+            liquidity=container.settings.market_liquidity, now=now,
         )
         if volume is not None and Decimal(volume) != 0:
-            assert await uow.markets.add_volume_if_open(market.id, Decimal(volume), now=now)
+            await uow.markets.apply_trade(
+                market.id, yes_pool=market.yes_pool, no_pool=market.no_pool, volume_added=Decimal(volume), now=now
+            )
         if status is not MarketStatus.ACTIVE:
             await uow.markets.update(market.id, MarketChanges(status=status), now=now)
         market = (await uow.markets.get_many([market.id]))[market.id]
@@ -74,7 +77,8 @@ async def insert_position(
 ) -> Position:
     async with SqlUnitOfWork.standalone(container.engine) as uow:
         position = await uow.positions.add(
-            market_id=market.id, user_id=holder.id, outcome=outcome, amount=Decimal(amount), now=now
+            market_id=market.id, user_id=holder.id, outcome=outcome, amount=Decimal(amount), shares=Decimal(amount),
+            now=now,
         )
         await uow.commit()
     return position

@@ -193,6 +193,7 @@ INVALID_AMOUNTS = [
 async def test_open_position_valid_amounts(
     api: Api, alice: Member, open_market: dict[str, Any], written: str, shown: str
 ) -> None:
+    await api.fund(alice, "1000000")
     variables = with_raw({"input": {"marketId": open_market["id"], "outcome": "YES", "amount": RAW}}, written)
     body = await post_raw(api, OPEN, variables, token=alice.token)
     assert "errors" not in body, body
@@ -288,6 +289,7 @@ async def test_create_market_is_all_or_nothing_when_the_position_write_fails(
 
 async def test_volume_is_the_exact_sum_of_positions(api: Api, alice: Member, open_market: dict[str, Any]) -> None:
     amounts = ["0.1"] * 10 + ["12.5", "0.01", "999.99"]
+    await api.fund(alice, "100")
     for amount in amounts:
         await api.data(OPEN, {"input": {"marketId": open_market["id"], "outcome": "YES", "amount": amount}},
                        token=alice.token)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from domain.entities import MarketStatus
 from domain.services import search
+from domain.services.positions import PURGE_IDEMPOTENCY_KEYS
 from domain.services.search import CLOSE_EXPIRED_MARKETS, INDEX_MARKET, REINDEX_STALE
 from graph.background import job_deps
 from jobs.functions import RetryPolicy
@@ -91,7 +92,8 @@ def test_saq_workers_schedule_the_periodic_jobs_unless_told_not_to(api: Api) -> 
     jobs = SaqJobQueue(Redis.from_url("redis://127.0.0.1:1/0"), policy=RetryPolicy(), failed_ttl=60)
     crons = {job.function.__name__: job.cron for job in make_worker(jobs, job_deps(api.container), concurrency=1)
              .cron_jobs}
-    assert crons == {CLOSE_EXPIRED_MARKETS: "* * * * *", REINDEX_STALE: "*/10 * * * *"}
+    assert crons == {CLOSE_EXPIRED_MARKETS: "* * * * *", REINDEX_STALE: "*/10 * * * *",
+                     PURGE_IDEMPOTENCY_KEYS: "17 * * * *"}
     assert not make_worker(jobs, job_deps(api.container), concurrency=1, periodic=False).cron_jobs
 
 

@@ -191,6 +191,13 @@ async def test_nested_connections_multiply(api: Api) -> None:
     ('{ node(id: "a") { ... on User { markets(first: 2) { edges { cursor } } } } }', None, 1 + 1 + 2),
     ("{ me { id name __typename } }", None, 1),
     ("{ markets(first: 2) { edges @skip(if: true) { cursor } } }", None, 1 + 2),  # directives are ignored
+    # The money connections, priced like the others: probabilityHistory's default page is 100, transactions' 20.
+    ('{ market(id: "a") { probabilityHistory { edges { node { probability } } } } }', None, 1 + 1 + 100 * 2),
+    ("{ me { transactions { edges { node { market { id } } } } } }", None, 1 + 1 + 20 * 3),
+    ("{ markets(first: 10) { edges { node { probabilityHistory(first: 5) { totalCount } } } } }", None,
+     1 + 10 * (1 + 1 + 1)),
+    ('{ node(id: "a") { ... on Transaction { position { market { id } } } } }', None, 1 + 1 + 1),
+    ('{ quote(marketId: "a", outcome: YES, amount: "1") { shares probabilityAfter } }', None, 1),
 ])
 def test_cost_rules(query: str, variables: dict[str, Any] | None, expected: int) -> None:
     assert cost(query, variables) == expected

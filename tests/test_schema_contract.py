@@ -17,7 +17,9 @@ from graph.schema import build_schema as build_app_schema
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = ROOT / "contract"
 SHARED_CONTRACT = ROOT.parent / "shared" / "contract"
-CONTRACT_FILES = ("schema.graphql", "README.md")
+CONTRACT_FILES = ("schema.graphql", "economy.graphql", "README.md")
+# The contract's SDL: economy.graphql extends schema.graphql, so it is read after it.
+SDL_FILES = ("schema.graphql", "economy.graphql")
 
 
 def test_schema_file_is_what_the_code_exports() -> None:
@@ -25,7 +27,7 @@ def test_schema_file_is_what_the_code_exports() -> None:
 
 
 def test_no_breaking_changes_against_the_contract() -> None:
-    contract = build_schema((CONTRACT / "schema.graphql").read_text())
+    contract = build_schema("\n".join((CONTRACT / name).read_text() for name in SDL_FILES))
     ours = build_schema((ROOT / "schema.graphql").read_text())
     assert find_breaking_changes(contract, ours) == []
 

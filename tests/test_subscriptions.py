@@ -221,6 +221,34 @@ async def test_payload_fields_follow_the_subscribers_permissions(
     assert {event["volume"] for event in seen.values()} == {"3.00"}
 
 
+LEDGER = "subscription($id: ID!) { marketUpdated(id: $id) { creator { transactions(first: 5) { totalCount } } } }"
+
+
+async def test_the_creators_ledger_in_a_payload_is_theirs_and_admins_only(api: Api, solo: LiveServer) -> None:
+    """User.transactions as in a query: the creator and admins see it, another user and anonymous get null."""
+    creator, stranger = await api.make_user(), await api.make_user()
+    admin = await api.make_user(Role.ADMIN)
+    market = await create(solo, creator)
+    viewers = {"creator": creator.token, "stranger": stranger.token, "admin": admin.token, "anonymous": None}
+    sessions = {name: solo.client(token=token) for name, token in viewers.items()}
+    watches: dict[str, Watch] = {}
+    try:
+        for name, client in sessions.items():
+            watches[name] = Watch(await client.connect_async(), LEDGER, {"id": market})
+        await solo.until_subscribed(len(viewers))
+        await solo.data(UPDATE, {"id": market, "input": {"name": "Will it pour?"}}, token=creator.token)
+        seen = {name: (await watch.next())["marketUpdated"]["creator"]["transactions"]
+                for name, watch in watches.items()}
+    finally:
+        for watch in watches.values():
+            await watch.stop()
+        for client in sessions.values():
+            await client.close_async()
+    ledger = await solo.data("{ me { transactions(first: 5) { totalCount } } }", token=creator.token)
+    assert seen == {"creator": ledger["me"]["transactions"], "stranger": None, "admin": ledger["me"]["transactions"],
+                    "anonymous": None}
+
+
 async def test_connection_init_accepts_a_lower_case_authorization_key(api: Api, solo: LiveServer) -> None:
     creator = await api.make_user()
     market = await create(solo, creator)

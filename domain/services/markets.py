@@ -1,8 +1,12 @@
-"""Markets: creating, editing, deleting and resolving them."""
+"""Markets: creating, editing, deleting and settling them.
+
+A status change is one conditional UPDATE (the database decides which of two racing changes
+wins), and settlement runs in the same transaction as the change: RESOLVED pays winners,
+CANCELLED (and deleting an unsettled market) refunds; both statuses are final."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -13,8 +17,12 @@ from domain.errors import Conflict, Forbidden, NotFound
 from domain.field_errors import FieldErrors
 from domain.ports import Clock, MarketChanges, UnitOfWork
 from domain.roles import MODERATE
+from domain.services.ledger import Economy
+from domain.services.positions import buy
 
 RESOLVABLE = frozenset({MarketStatus.ACTIVE, MarketStatus.CLOSED})
+# Settled: the status can no longer change, and the money has moved.
+FINAL = frozenset({MarketStatus.RESOLVED, MarketStatus.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +43,11 @@ class MarketEdit:
 
 
 async def create_market(
-    *, uow: UnitOfWork, clock: Clock, viewer: User, name: str, description: str,
+    *, uow: UnitOfWork, clock: Clock, economy: Economy, viewer: User, name: str, description: str,
     end_date: datetime | None, initial_position: InitialPosition | None,
 ) -> Market:
-    """Create a market and, in the same transaction, the creator's first position."""
+    """Create a market with both pools at MARKET_LIQUIDITY and its first price point; the
+    creator's first position, if any, is a purchase in the same transaction."""
     now = clock()
     errors = FieldErrors()
     clean_name = errors.check(validation.market_name, name)
@@ -52,13 +61,13 @@ async def create_market(
     assert clean_name is not None
     async with uow:
         market = await uow.markets.add(
-            name=clean_name, description=description, end_date=end_date, creator_id=viewer.id, now=now
+            name=clean_name, description=description, end_date=end_date, creator_id=viewer.id,
+            liquidity=economy.market_liquidity, now=now,
         )
+        await uow.price_points.add(market_id=market.id, yes_pool=market.yes_pool, no_pool=market.no_pool, at=now)
         if initial_position is not None and amount is not None:
-            await uow.markets.add_volume_if_open(market.id, amount, now=now)
-            await uow.positions.add(
-                market_id=market.id, user_id=viewer.id, outcome=initial_position.outcome, amount=amount, now=now
-            )
+            await buy(uow, clock=clock, user_id=viewer.id, market_id=market.id, outcome=initial_position.outcome,
+                      amount=amount, after=market.created_at)
             market = (await uow.markets.get_many([market.id]))[market.id]
         await uow.commit()
     return market
@@ -101,31 +110,50 @@ async def update_market(
         if market.creator_id != viewer.id and not viewer.can(MODERATE):
             raise Forbidden("You can only edit your own markets")
         changes = edit_changes(edit, now=now)
-        if changes.status is not None and market.status is MarketStatus.RESOLVED:
-            raise Conflict("A resolved market's status cannot change")
+        if changes.status is not None:
+            if market.status in FINAL:
+                raise Conflict(f"A {market.status.value} market's status cannot change")
+            changes = replace(changes, require_status_in=RESOLVABLE)
         updated = await uow.markets.update(market.id, changes, now=now)
         if updated is None:
-            raise NotFound("No market with this id")
+            await _raise_lost_race(uow, market.id)
+        assert updated is not None
+        if changes.status is MarketStatus.CANCELLED:
+            await uow.ledger.settle(market_id=market.id, winner=None, clock=clock)
         await uow.commit()
     return updated
 
 
-async def delete_market(*, uow: UnitOfWork, market_id: int | None) -> int:
-    """Delete a market and its positions; returns the id deleted."""
+async def _raise_lost_race(uow: UnitOfWork, market_id: int) -> None:
+    """A conditional status change matched nothing: the market is gone, or settled meanwhile."""
+    market = await get_market_or_raise(uow, market_id)
+    raise Conflict(f"A {market.status.value} market's status cannot change")
+
+
+async def delete_market(*, uow: UnitOfWork, clock: Clock, market_id: int | None) -> int:
+    """Delete a market and its positions, refunding them first unless it is settled; returns the
+    id deleted. The ledger keeps its transactions, without market and position."""
     async with uow:
-        if market_id is None or not await uow.markets.delete(market_id):
+        market = await uow.markets.lock(market_id) if market_id is not None else None
+        if market is None:
+            raise NotFound("No market with this id")
+        if market.status not in FINAL:
+            await uow.ledger.settle(market_id=market.id, winner=None, clock=clock)
+        if not await uow.markets.delete(market.id):
             raise NotFound("No market with this id")
         await uow.commit()
-    return market_id
+    return market.id
 
 
 async def resolve_market(*, uow: UnitOfWork, clock: Clock, market_id: int | None, outcome: Outcome) -> Market:
-    """Settle an ACTIVE or CLOSED market on an outcome."""
+    """Settle an ACTIVE or CLOSED market on an outcome: winners' shares pay 1.00 each."""
     async with uow:
         market = await get_market_or_raise(uow, market_id)
         changes = MarketChanges(status=MarketStatus.RESOLVED, resolved_outcome=outcome, require_status_in=RESOLVABLE)
         resolved = await uow.markets.update(market.id, changes, now=clock())
         if resolved is None:
-            raise Conflict(f"Only ACTIVE or CLOSED markets can be resolved; this one is {market.status.value}")
+            current = await get_market_or_raise(uow, market.id)
+            raise Conflict(f"Only ACTIVE or CLOSED markets can be resolved; this one is {current.status.value}")
+        await uow.ledger.settle(market_id=market.id, winner=outcome, clock=clock)
         await uow.commit()
     return resolved

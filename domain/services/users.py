@@ -8,15 +8,16 @@ from domain.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from domain.field_errors import FieldErrors
 from domain.ports import Clock, PasswordHasher, UnitOfWork
 from domain.roles import ROLE_RANK, Role
+from domain.services.ledger import Economy, grant_starting_balance
 
 BAD_CREDENTIALS = "Invalid email or password"
 
 
 async def sign_up(
-    *, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, email: str, name: str, password: str,
-    role: Role = Role.USER,
+    *, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, economy: Economy, email: str, name: str,
+    password: str, role: Role = Role.USER,
 ) -> User:
-    """Create an account with a unique, lower-cased email."""
+    """Create an account with a unique, lower-cased email and its STARTING_BALANCE (one GRANT)."""
     errors = FieldErrors()
     clean_email = errors.check(validation.email, email)
     clean_name = errors.check(validation.user_name, name)
@@ -29,6 +30,7 @@ async def sign_up(
         user = await uow.users.add(
             email=clean_email, name=clean_name, password_hash=await hasher.hash(password), role=role, now=clock()
         )
+        user = await grant_starting_balance(uow, clock=clock, economy=economy, user=user)
         await uow.commit()
     return user
 

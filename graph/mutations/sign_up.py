@@ -15,6 +15,6 @@ async def sign_up(info: Info, email: str, name: str, password: str) -> AuthPaylo
     await container.rate_limiter.check_auth(address=info.context.client_address, email=email)
     user = await users.sign_up(
         uow=info.context.unit_of_work(), hasher=container.hasher, clock=container.clock,
-        email=email, name=name, password=password,
+        economy=container.settings.economy, email=email, name=name, password=password,
     )
     return auth_payload(info, user)

@@ -57,5 +57,14 @@ class OpenPositionInput:
     market_id: strawberry.ID
     outcome: OutcomeEnum
     amount: Decimal
+    min_shares: Decimal | None = strawberry.field(
+        default=None,
+        description="Refuse (CONFLICT, nothing changes) if the purchase would give fewer shares than this.",
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="1 to 64 printable ASCII characters without spaces. A retry with the same key by the same\n"
+        "viewer within 24 hours returns the first position instead of buying again.",
+    )
 
 

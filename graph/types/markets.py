@@ -17,6 +17,7 @@ from graph.types.node import Node
 from graph.types.paging import child_connections
 
 if TYPE_CHECKING:
+    from graph.types.economy import PricePointType
     from graph.types.positions import PositionType
     from graph.types.users import UserType
 
@@ -32,6 +33,11 @@ class MarketType(Node):
     resolved_outcome: OutcomeEnum | None = strawberry.field(description="Set when status is RESOLVED.")
     created_at: datetime
     updated_at: datetime
+    probability: float = strawberry.field(
+        description="The market maker's chance of YES: noPool / (yesPool + noPool), strictly between 0 and 1."
+    )
+    yes_pool: Decimal = strawberry.field(description="YES shares held by the market maker.")
+    no_pool: Decimal = strawberry.field(description="NO shares held by the market maker.")
     pk: strawberry.Private[int]
     creator_id: strawberry.Private[int]
     # Filled by graph.prefetch when a page's selection asks for them; fields fall back to loaders.
@@ -44,6 +50,7 @@ class MarketType(Node):
             id=strawberry.ID(ids.encode("Market", market.id)), name=market.name, description=market.description,
             status=market.status, volume=market.volume, end_date=market.end_date,
             resolved_outcome=market.resolved_outcome, created_at=market.created_at, updated_at=market.updated_at,
+            probability=market.probability, yes_pool=market.yes_pool, no_pool=market.no_pool,
             pk=market.id, creator_id=market.creator_id,
         )
 
@@ -78,6 +85,20 @@ class MarketType(Node):
             info, parent_ids=market_ids, scope="market.positions", first=first, after=after,
             node=PositionType.from_entity, pages=loaders.positions_by_market, counts=loaders.position_count_by_market,
         )
+
+    @strawberry.field(description="The probability at creation and after every trade, oldest first.")
+    async def probability_history(
+        self, info: Info, first: int | None = 100, after: str | None = None
+    ) -> Connection[Annotated[PricePointType, strawberry.lazy("graph.types.economy")]]:
+        from graph.types.economy import PricePointType
+
+        loaders = info.context.loaders
+        connections = await child_connections(
+            info, parent_ids=[self.pk], scope="market.probabilityHistory", first=first, after=after,
+            node=PricePointType.from_entity, pages=loaders.price_points_by_market,
+            counts=loaders.price_point_count_by_market,
+        )
+        return connections[0]
 
 
 def user_type(user: User) -> UserType:

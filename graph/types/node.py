@@ -7,7 +7,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from domain.roles import Permission
 from graph import ids
+from graph.permissions import owner_or
 
 
 @strawberry.interface(description="An object with an opaque global identifier (Relay Global Object Identification).")
@@ -16,7 +18,9 @@ class Node:
 
 
 async def load_node(info: Info, global_id: str, *, only: str | None = None) -> Any:
-    """The object a global id names (of type `only`, when given), or None."""
+    """The object a global id names (of type `only`, when given), or None; None too for a
+    Transaction the viewer may not see (only its user and admins may)."""
+    from graph.types.economy import TransactionType
     from graph.types.markets import MarketType
     from graph.types.positions import PositionType
     from graph.types.users import UserType
@@ -30,9 +34,16 @@ async def load_node(info: Info, global_id: str, *, only: str | None = None) -> A
         "User": (loaders.user, UserType.from_entity),
         "Market": (loaders.market, MarketType.from_entity),
         "Position": (loaders.position, PositionType.from_entity),
+        "Transaction": (loaders.transaction, TransactionType.from_entity),
     }
     if type_name not in kinds:
         return None
     loader, to_type = kinds[type_name]
+    if type_name == "Transaction" and info.context.viewer is None:
+        return None  # not even a statement: nobody anonymous may see one
     entity = await loader.load(pk)
-    return to_type(entity) if entity is not None else None
+    if entity is None:
+        return None
+    if type_name == "Transaction" and not owner_or(info.context.viewer, entity.user_id, Permission.ADMIN):
+        return None
+    return to_type(entity)

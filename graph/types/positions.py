@@ -27,6 +27,15 @@ class PositionType(Node):
     outcome: OutcomeEnum
     amount: Decimal
     created_at: datetime
+    shares: Decimal = strawberry.field(
+        description="Shares bought with `amount`; each pays 1.00 if the market resolves to `outcome`."
+    )
+    proceeds: Decimal | None = strawberry.field(description="What selling the position paid; null while it is held.")
+    sold_at: datetime | None
+    payout: Decimal | None = strawberry.field(
+        description="Null until the market is RESOLVED (shares or 0.00) or CANCELLED (the amount back); "
+        "stays null once sold."
+    )
     market_id: strawberry.Private[int]
     owner_id: strawberry.Private[int]
     # Filled by graph.prefetch; the fields fall back to the loaders without them.
@@ -37,7 +46,8 @@ class PositionType(Node):
     def from_entity(cls, position: Position) -> PositionType:
         return cls(
             id=strawberry.ID(ids.encode("Position", position.id)), outcome=position.outcome,
-            amount=position.amount, created_at=position.created_at, market_id=position.market_id,
+            amount=position.amount, created_at=position.created_at, shares=position.shares,
+            proceeds=position.proceeds, sold_at=position.sold_at, payout=position.payout, market_id=position.market_id,
             owner_id=position.user_id,
         )
 

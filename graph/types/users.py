@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -18,6 +19,7 @@ from graph.types.node import Node
 from graph.types.paging import child_connections
 
 if TYPE_CHECKING:
+    from graph.types.economy import TransactionType
     from graph.types.markets import MarketType
     from graph.types.positions import PositionType
 
@@ -30,6 +32,7 @@ class UserType(Node):
     created_at: datetime
     owner_id: strawberry.Private[int]
     stored_email: strawberry.Private[str]
+    stored_balance: strawberry.Private[Decimal]
     # True in an AuthPayload: the user is the one who just proved who they are.
     is_viewer: strawberry.Private[bool] = False
 
@@ -37,7 +40,8 @@ class UserType(Node):
     def from_entity(cls, user: User, *, is_viewer: bool = False) -> UserType:
         return cls(
             id=strawberry.ID(ids.encode("User", user.id)), name=user.name, role=user.role,
-            created_at=user.created_at, owner_id=user.id, stored_email=user.email, is_viewer=is_viewer,
+            created_at=user.created_at, owner_id=user.id, stored_email=user.email, stored_balance=user.balance,
+            is_viewer=is_viewer,
         )
 
     @strawberry.field(
@@ -46,6 +50,13 @@ class UserType(Node):
     )
     def email(self) -> str | None:
         return self.stored_email
+
+    @strawberry.field(
+        description="Money available to spend. The user themself and admins see it; everyone else gets null.",
+        extensions=visible_to_owner_or(Permission.ADMIN),
+    )
+    def balance(self) -> Decimal | None:
+        return self.stored_balance
 
     @strawberry.field(description="Markets this user created, newest first.")
     async def markets(
@@ -73,5 +84,22 @@ class UserType(Node):
         connections = await child_connections(
             info, parent_ids=[self.owner_id], scope="user.positions", first=first, after=after,
             node=PositionType.from_entity, pages=loaders.positions_by_user, counts=loaders.position_count_by_user,
+        )
+        return connections[0]
+
+    @strawberry.field(
+        description="Every change of the balance, newest first. The user themself and admins; everyone else gets null.",
+        extensions=visible_to_owner_or(Permission.ADMIN),
+    )
+    async def transactions(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Annotated[TransactionType, strawberry.lazy("graph.types.economy")]] | None:
+        from graph.types.economy import TransactionType
+
+        loaders = info.context.loaders
+        connections = await child_connections(
+            info, parent_ids=[self.owner_id], scope="user.transactions", first=first, after=after,
+            node=TransactionType.from_entity, pages=loaders.transactions_by_user,
+            counts=loaders.transaction_count_by_user,
         )
         return connections[0]

@@ -127,10 +127,12 @@ class CachingMarketRepository:
         return loaded | {i: m for i, m in shared.items() if m is not None}
 
     async def add(
-        self, *, name: str, description: str, end_date: datetime | None, creator_id: int, now: datetime
+        self, *, name: str, description: str, end_date: datetime | None, creator_id: int, liquidity: Decimal,
+        now: datetime,
     ) -> Market:
         return await self._inner.add(
-            name=name, description=description, end_date=end_date, creator_id=creator_id, now=now
+            name=name, description=description, end_date=end_date, creator_id=creator_id, liquidity=liquidity,
+            now=now,
         )
 
     async def update(self, market_id: int, changes: MarketChanges, *, now: datetime) -> Market | None:
@@ -139,8 +141,15 @@ class CachingMarketRepository:
     async def delete(self, market_id: int) -> bool:
         return await self._inner.delete(market_id)
 
-    async def add_volume_if_open(self, market_id: int, amount: Decimal, *, now: datetime) -> bool:
-        return await self._inner.add_volume_if_open(market_id, amount, now=now)
+    async def lock(self, market_id: int) -> Market | None:
+        return await self._inner.lock(market_id)
+
+    async def apply_trade(
+        self, market_id: int, *, yes_pool: Decimal, no_pool: Decimal, volume_added: Decimal, now: datetime
+    ) -> None:
+        await self._inner.apply_trade(
+            market_id, yes_pool=yes_pool, no_pool=no_pool, volume_added=volume_added, now=now
+        )
 
     async def page(self, *, filter: MarketFilter, order: MarketOrder, request: PageRequest) -> Page[Market]:
         return await self._inner.page(filter=filter, order=order, request=request)

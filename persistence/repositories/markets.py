@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, case, delete, func, insert, literal, select, update
 
 from domain.entities import Market, MarketStatus, Outcome
 from domain.events import MarketWrites
@@ -29,6 +29,7 @@ def to_market(row: Any) -> Market:
         volume=row.volume, end_date=row.end_date,
         resolved_outcome=Outcome(row.resolved_outcome) if row.resolved_outcome else None,
         creator_id=row.creator_id, created_at=row.created_at, updated_at=row.updated_at,
+        yes_pool=row.yes_pool, no_pool=row.no_pool,
     )
 
 
@@ -80,11 +81,13 @@ class SqlMarketRepository:
         self.writes = MarketWrites()
 
     async def add(
-        self, *, name: str, description: str, end_date: datetime | None, creator_id: int, now: datetime
+        self, *, name: str, description: str, end_date: datetime | None, creator_id: int, liquidity: Decimal,
+        now: datetime,
     ) -> Market:
         statement = insert(markets).values(
             name=name, description=description, status=MarketStatus.ACTIVE.value, volume=Decimal("0"),
             end_date=end_date, creator_id=creator_id, created_at=now, updated_at=now,
+            yes_pool=liquidity, no_pool=liquidity,
         ).returning(markets)
         market = to_market((await self._session.execute(statement)).one())
         self.writes.created.add(market.id)
@@ -120,19 +123,28 @@ class SqlMarketRepository:
         self.writes.deleted.add(market_id)
         return True
 
-    async def add_volume_if_open(self, market_id: int, amount: Decimal, *, now: datetime) -> bool:
-        """Add to volume only while the market takes positions: one atomic row update."""
-        statement = (
-            update(markets)
-            .where(markets.c.id == market_id, markets.c.status == MarketStatus.ACTIVE.value)
-            .where(or_(markets.c.end_date.is_(None), markets.c.end_date > now))
-            .values(volume=markets.c.volume + literal(amount, Money()), updated_at=now)
-            .returning(markets.c.id)
-        )
-        if (await self._session.execute(statement)).first() is None:
-            return False
-        self.writes.record_update(market_id, {"volume"})
-        return True
+    async def lock(self, market_id: int) -> Market | None:
+        """SELECT … FOR UPDATE on PostgreSQL. On SQLite a no-op UPDATE instead: the driver begins
+        the transaction only at the first write, so a plain read could be stale by the time of
+        the trade's writes; the write takes the database's one write lock, and then the row."""
+        statement: Any = select(markets).where(markets.c.id == market_id).with_for_update()
+        if self._session.dialect == "sqlite":
+            statement = (
+                update(markets).where(markets.c.id == market_id).values(yes_pool=markets.c.yes_pool).returning(markets)
+            )
+        row = (await self._session.execute(statement)).first()
+        return to_market(row) if row else None
+
+    async def apply_trade(
+        self, market_id: int, *, yes_pool: Decimal, no_pool: Decimal, volume_added: Decimal, now: datetime
+    ) -> None:
+        values: dict[str, Any] = {"yes_pool": yes_pool, "no_pool": no_pool, "updated_at": now}
+        changed = {"yes_pool", "no_pool", "probability"}
+        if volume_added:
+            values["volume"] = markets.c.volume + literal(volume_added, Money())
+            changed.add("volume")
+        await self._session.execute(update(markets).where(markets.c.id == market_id).values(**values))
+        self.writes.record_update(market_id, changed)
 
     async def page(self, *, filter: MarketFilter, order: MarketOrder, request: PageRequest) -> Page[Market]:
         return await fetch_page(self._session, filtered(filter), sort_columns(order), request, to_market)

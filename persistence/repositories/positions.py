@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from domain.entities import Outcome, Position
 from domain.pagination import Page, PageRequest
@@ -22,7 +22,8 @@ NEWEST_FIRST = (SortColumn(positions.c.created_at, True), SortColumn(positions.c
 def to_position(row: Any) -> Position:
     return Position(
         id=row.id, market_id=row.market_id, user_id=row.user_id, outcome=Outcome(row.outcome),
-        amount=row.amount, created_at=row.created_at,
+        amount=row.amount, created_at=row.created_at, shares=row.shares, proceeds=row.proceeds,
+        sold_at=row.sold_at, payout=row.payout,
     )
 
 
@@ -31,12 +32,22 @@ class SqlPositionRepository:
         self._session = session
 
     async def add(
-        self, *, market_id: int, user_id: int, outcome: Outcome, amount: Decimal, now: datetime
+        self, *, market_id: int, user_id: int, outcome: Outcome, amount: Decimal, shares: Decimal, now: datetime
     ) -> Position:
         statement = insert(positions).values(
-            market_id=market_id, user_id=user_id, outcome=outcome.value, amount=amount, created_at=now
+            market_id=market_id, user_id=user_id, outcome=outcome.value, amount=amount, shares=shares, created_at=now
         ).returning(positions)
         return to_position((await self._session.execute(statement)).one())
+
+    async def mark_sold(self, position_id: int, *, proceeds: Decimal, now: datetime) -> Position | None:
+        statement = (
+            update(positions)
+            .where(positions.c.id == position_id, positions.c.sold_at.is_(None), positions.c.payout.is_(None))
+            .values(proceeds=proceeds, sold_at=now)
+            .returning(positions)
+        )
+        row = (await self._session.execute(statement)).first()
+        return to_position(row) if row else None
 
     async def get_many(self, ids: Sequence[int]) -> Mapping[int, Position]:
         return await get_many(self._session, positions, ids, to_position)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from domain.entities import User
+from domain.entities import ZERO, User
 from domain.errors import Conflict
 from domain.pagination import Page, PageRequest
 from domain.roles import Role
@@ -24,7 +24,7 @@ NEWEST_FIRST = (SortColumn(users.c.created_at, True), SortColumn(users.c.id, Tru
 def to_user(row: Any) -> User:
     return User(
         id=row.id, email=row.email, name=row.name, role=Role(row.role),
-        created_at=row.created_at, password_hash=row.password_hash,
+        created_at=row.created_at, password_hash=row.password_hash, balance=row.balance,
     )
 
 
@@ -34,7 +34,7 @@ class SqlUserRepository:
 
     async def add(self, *, email: str, name: str, password_hash: str, role: Role, now: datetime) -> User:
         statement = insert(users).values(
-            email=email, name=name, password_hash=password_hash, role=role.value, created_at=now
+            email=email, name=name, password_hash=password_hash, role=role.value, created_at=now, balance=ZERO
         ).returning(users)
         try:
             row = (await self._session.execute(statement)).one()

@@ -3,6 +3,7 @@ checked afterwards through the API; a USER sees the API refuse; errors are shown
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from domain.roles import Role
@@ -279,3 +280,135 @@ async def test_rate_limited_sign_in_shows_the_wait(api: Api, chromium: Any, test
             watch.check()
         finally:
             await context.close()
+
+
+BALANCE = "query($id: ID!) { user(id: $id) { balance transactions(first: 1) { edges { node { kind amount note } } } } }"
+
+
+async def balance_of(server: Server, member: Member, admin: Member) -> Decimal:
+    return Decimal((await server.data(BALANCE, {"id": member.id}, token=admin.token))["user"]["balance"])
+
+
+async def open_editor(page: Any, scope: Any, name: str) -> Any:
+    """Show the balance form under `name`'s row (inside `scope`) and return it."""
+    await row(scope, name).get_by_role("button", name=f"Adjust the balance of {name}").click()
+    form = scope.get_by_role("form", name=f"Adjust the balance of {name}")
+    await expect(form).to_be_visible()
+    return form
+
+
+async def test_an_admin_sees_balances_and_adjusts_one(api: Api, page: Any, live_server: Server) -> None:
+    admin = await api.make_user(Role.ADMIN, name="Ada Admin")
+    user = await api.make_user(Role.USER, name="Uma User")
+    before = await balance_of(live_server, user, admin)
+    await sign_in(page, live_server, admin)
+    await page.get_by_role("link", name="Users").click()
+    listed = page.locator(".results").last
+    await expect(row(listed, "Uma User").locator("td.balance")).to_have_text(f"{before:.2f}")
+
+    # Asked first: "Keep it" changes nothing.
+    form = await open_editor(page, listed, "Uma User")
+    await form.get_by_label("Amount for Uma User").fill("25.50")
+    await form.get_by_label("Note for Uma User").fill("Prize for the spring quiz")
+    await form.get_by_role("button", name="Adjust balance").click()
+    await expect(page.get_by_role("dialog")).to_contain_text("25.50 will be credited to the balance of Uma User")
+    await confirm(page, "Keep it")
+    assert await balance_of(live_server, user, admin) == before
+
+    await form.get_by_role("button", name="Adjust balance").click()
+    await confirm(page, "Credit balance")
+    after = before + Decimal("25.50")
+    await expect(page.locator(".notice-success .notice-body")).to_have_text(
+        f"The balance of Uma User is now {after:.2f}.")
+    await expect(row(listed, "Uma User").locator("td.balance")).to_have_text(f"{after:.2f}")
+
+    # A debit, from the user found by id, asks with the danger button.
+    await page.get_by_label("User id").fill(user.id)
+    await page.get_by_role("button", name="Find user").click()
+    found = page.locator(".results").first
+    form = await open_editor(page, found, "Uma User")
+    await form.get_by_label("Amount for Uma User").fill("-5")
+    await form.get_by_label("Note for Uma User").fill("Correction")
+    await form.get_by_role("button", name="Adjust balance").click()
+    await expect(page.get_by_role("dialog")).to_contain_text("5 will be debited from the balance of Uma User")
+    await confirm(page, "Debit balance")
+    final = after - Decimal("5")
+    await expect(row(found, "Uma User").locator("td.balance")).to_have_text(f"{final:.2f}")
+
+    data = await live_server.data(BALANCE, {"id": user.id}, token=admin.token)
+    assert data["user"]["balance"] == f"{final:.2f}"
+    assert data["user"]["transactions"]["edges"][0]["node"] == {
+        "kind": "ADJUSTMENT", "amount": "-5.00", "note": "Correction"}
+
+
+async def test_a_refused_adjustment_shows_the_code_and_moves_nothing(
+    api: Api, page: Any, live_server: Server
+) -> None:
+    admin = await api.make_user(Role.ADMIN, name="Ada Admin")
+    user = await api.make_user(Role.USER, name="Uma User")
+    before = await balance_of(live_server, user, admin)
+    await sign_in(page, live_server, admin)
+    await page.get_by_role("link", name="Users").click()
+    listed = page.locator(".results").last
+    form = await open_editor(page, listed, "Uma User")
+
+    # Three decimal places: BAD_USER_INPUT naming the field.
+    await form.get_by_label("Amount for Uma User").fill("1.005")
+    await form.get_by_label("Note for Uma User").fill("Too precise")
+    await form.get_by_role("button", name="Adjust balance").click()
+    await confirm(page, "Credit balance")
+    error = page.locator(".notice-error").first
+    await expect(error).to_contain_text("Could not adjust the balance of Uma User")
+    await expect(error.locator(".code")).to_have_text("BAD_USER_INPUT")
+    await expect(error.locator(".fields code")).to_have_text("amount")
+    # The form keeps what was typed, to be corrected.
+    await expect(form.get_by_label("Amount for Uma User")).to_have_value("1.005")
+
+    # A debit past the balance: CONFLICT.
+    await form.get_by_label("Amount for Uma User").fill(f"-{before + 1:.2f}")
+    await form.get_by_role("button", name="Adjust balance").click()
+    await confirm(page, "Debit balance")
+    await expect(page.locator(".notice-error").first.locator(".code")).to_have_text("CONFLICT")
+
+    assert await balance_of(live_server, user, admin) == before
+    await expect(row(listed, "Uma User").locator("td.balance")).to_have_text(f"{before:.2f}")
+
+
+async def test_a_user_sees_their_own_balance_and_the_adjustment_refused(
+    api: Api, page: Any, live_server: Server
+) -> None:
+    admin = await api.make_user(Role.ADMIN, name="Ada Admin")
+    user = await api.make_user(Role.USER, name="Uma User")
+    other = await api.make_user(Role.USER, name="Otto Other")
+    before = await balance_of(live_server, user, admin)
+    await sign_in(page, live_server, user)
+    await page.get_by_role("link", name="Users").click()
+    found = page.locator(".results").first
+
+    await page.get_by_label("User id").fill(other.id)
+    await page.get_by_role("button", name="Find user").click()
+    await expect(row(found, "Otto Other").locator("td.balance")).to_have_text("hidden")
+
+    await page.get_by_label("User id").fill(user.id)
+    await page.get_by_role("button", name="Find user").click()
+    await expect(row(found, "Uma User").locator("td.balance")).to_have_text(f"{before:.2f}")
+    form = await open_editor(page, found, "Uma User")
+    await form.get_by_label("Amount for Uma User").fill("1000")
+    await form.get_by_label("Note for Uma User").fill("Please")
+    await form.get_by_role("button", name="Adjust balance").click()
+    await confirm(page, "Credit balance")
+    await expect(page.locator(".notice-error").first.locator(".code")).to_have_text("FORBIDDEN")
+    assert await balance_of(live_server, user, admin) == before
+
+
+async def test_markets_show_the_market_makers_probability(api: Api, page: Any, live_server: Server) -> None:
+    admin, markets = await admin_and_markets(api, "Untouched market", "Traded market")
+    bought = await live_server.data(
+        'mutation($id: ID!) { openPosition(input: {marketId: $id, outcome: YES, amount: "40"}) '
+        "{ market { probability } } }", {"id": markets["Traded market"]["id"]}, token=admin.token)
+    probability = bought["openPosition"]["market"]["probability"]
+    assert probability > 0.5
+    await sign_in(page, live_server, admin)
+
+    await expect(row(page, "Untouched market").locator("td.probability")).to_have_text("50.0%")
+    await expect(row(page, "Traded market").locator("td.probability")).to_have_text(f"{probability * 100:.1f}%")

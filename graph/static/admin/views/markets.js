@@ -50,6 +50,11 @@ const ACTIONS = {
   },
 };
 
+/** The market maker's probability of YES (a Float strictly inside 0..1) as a percentage, "62.5%". */
+function percent(probability) {
+  return typeof probability === "number" ? `${(probability * 100).toFixed(1)}%` : "—";
+}
+
 export function marketsView(context) {
   const state = {
     nameContains: "", status: "", order: ORDERS[0][0], size: PAGE_SIZES[0],
@@ -117,7 +122,7 @@ export function marketsView(context) {
     }
     const table = h("table", { class: "data" },
       h("caption", { class: "visually-hidden" }, "Markets"),
-      h("thead", {}, h("tr", {}, ["Name", "Status", "Volume", "Ends", "Creator", "Created", "Actions"]
+      h("thead", {}, h("tr", {}, ["Name", "Status", "Volume", "Chance of YES", "Ends", "Creator", "Created", "Actions"]
         .map((label) => h("th", { scope: "col" }, label)))),
       h("tbody", {}, edges.map(({ node }) => row(node))));
     replace(results, summary, table, pager(pageInfo));
@@ -136,6 +141,7 @@ export function marketsView(context) {
       h("th", { scope: "row", class: "name" }, market.name),
       h("td", {}, h("span", { class: `badge status-${market.status.toLowerCase()}` }, market.status + outcome)),
       h("td", { class: "number" }, market.volume),
+      h("td", { class: "number probability", title: String(market.probability) }, percent(market.probability)),
       h("td", { class: "date" }, time(market.endDate)),
       h("td", {}, market.creator.name),
       h("td", { class: "date" }, time(market.createdAt)),

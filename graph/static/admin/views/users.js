@@ -1,12 +1,15 @@
-// Users: list them by role (admins only, as the API decides), look one up by id, change roles.
-// The users connection pages forward only (first/after), so "Previous" replays the cursor
-// that led to the page before.
+// Users: list them by role (admins only, as the API decides), look one up by id, change roles,
+// adjust balances (credit or debit, with a note). The users connection pages forward only
+// (first/after), so "Previous" replays the cursor that led to the page before.
 
 import { field, h, replace, select, time } from "../dom.js";
-import { ROLES, SET_USER_ROLE, USER, USERS } from "../operations.js";
+import { ADJUST_BALANCE, ROLES, SET_USER_ROLE, USER, USERS } from "../operations.js";
 import { confirmAction, inlineError } from "../ui.js";
 
 const PAGE_SIZE = 20;
+const COLUMNS = ["Name", "Email", "Role", "Balance", "Joined", "Id", "Actions"];
+
+const hidden = () => h("span", { class: "muted" }, "hidden");
 
 export function usersView(context) {
   const state = { role: "", cursors: [undefined] }; // cursors[i]: the `after` of page i + 1
@@ -87,25 +90,79 @@ export function usersView(context) {
   function table(caption, users) {
     return h("table", { class: "data" },
       h("caption", { class: "visually-hidden" }, caption),
-      h("thead", {}, h("tr", {}, ["Name", "Email", "Role", "Joined", "Id", "Change role"]
-        .map((label) => h("th", { scope: "col" }, label)))),
-      h("tbody", {}, users.map(row)));
+      h("thead", {}, h("tr", {}, COLUMNS.map((label) => h("th", { scope: "col" }, label)))),
+      h("tbody", {}, users.flatMap(rows)));
   }
 
-  function row(user) {
+  /** A user's row, and below it the (hidden until asked for) form that adjusts their balance. */
+  function rows(user) {
     const choice = select({ "aria-label": `New role for ${user.name}` }, ROLES.map((r) => [r, r]), user.role);
     const apply = h("button", { type: "button", class: "secondary small", disabled: true,
       "aria-label": `Change the role of ${user.name}`,
       onClick: () => changeRole(user, choice.value, apply) }, "Change");
     choice.addEventListener("change", () => { apply.disabled = choice.value === user.role; });
-    return h("tr", { "data-user-id": user.id },
+    const editor = balanceEditor(user);
+    const toggle = h("button", { type: "button", class: "secondary small", "aria-expanded": "false",
+      "aria-label": `Adjust the balance of ${user.name}`, onClick: () => {
+        const opening = editor.hidden;
+        editor.hidden = !opening;
+        toggle.setAttribute("aria-expanded", String(opening));
+        if (opening) editor.querySelector("input").focus();
+      } }, "Adjust…");
+    const row = h("tr", { "data-user-id": user.id },
       h("th", { scope: "row", class: "name" }, user.name),
       // Null unless the viewer may see it (themself, or an admin).
-      h("td", {}, user.email || h("span", { class: "muted" }, "hidden")),
+      h("td", {}, user.email || hidden()),
       h("td", {}, h("span", { class: `badge role-${user.role.toLowerCase()}` }, user.role)),
+      h("td", { class: "number balance" }, user.balance ?? hidden()),
       h("td", { class: "date" }, time(user.createdAt)),
       h("td", {}, h("code", { class: "id" }, user.id)),
-      h("td", {}, h("div", { class: "row-actions" }, choice, apply)));
+      h("td", {}, h("div", { class: "row-actions" }, choice, apply, toggle)));
+    return [row, editor];
+  }
+
+  function balanceEditor(user) {
+    const amount = h("input", { type: "text", inputmode: "decimal", autocomplete: "off", class: "amount",
+      "aria-label": `Amount for ${user.name}`, placeholder: "50.00 or -20.00" });
+    const note = h("input", { type: "text", autocomplete: "off", class: "note",
+      "aria-label": `Note for ${user.name}`, placeholder: "Why (shown in their ledger)" });
+    const submit = h("button", { type: "submit", class: "primary small" }, "Adjust balance");
+    // No client-side checks: the API judges the amount and the note, and its answer is shown.
+    const form = h("form", { class: "adjust", "aria-label": `Adjust the balance of ${user.name}`,
+      onSubmit: (event) => {
+        event.preventDefault();
+        adjustBalance(user, amount.value.trim(), note.value, submit);
+      } },
+    h("span", { class: "label" }, "Credit (positive) or debit (negative):"), amount, note, submit);
+    const editor = h("tr", { class: "adjust-row", "data-adjusts": user.id },
+      h("td", { colspan: String(COLUMNS.length) }, form));
+    editor.hidden = true;
+    return editor;
+  }
+
+  async function adjustBalance(user, amount, note, button) {
+    const debit = amount.startsWith("-");
+    const now = user.balance ? ` (${user.balance} now)` : "";
+    const confirmed = await confirmAction({
+      title: "Adjust this user's balance?",
+      text: `${debit ? amount.slice(1) : amount} will be ${debit ? "debited from" : "credited to"} the balance of ` +
+        `${user.name}${now}, with the note “${note.trim()}”. The change is recorded in their ledger.`,
+      choices: [{ label: debit ? "Debit balance" : "Credit balance", value: true, danger: debit }],
+    });
+    if (!confirmed) return;
+    button.disabled = true;
+    try {
+      const data = await context.call(ADJUST_BALANCE, { userId: user.id, amount, note });
+      const adjusted = data.adjustBalance;
+      context.notices.success(`The balance of ${adjusted.name} is now ${adjusted.balance}.`);
+    } catch (error) {
+      // FORBIDDEN for non-admins, BAD_USER_INPUT (with the field) for a bad amount or note,
+      // CONFLICT for a debit past the balance. Nothing moved: the form keeps what was typed.
+      context.notices.error(`Could not adjust the balance of ${user.name}:`, error);
+      button.disabled = false;
+      return;
+    }
+    await redraw();
   }
 
   async function changeRole(user, newRole, button) {
@@ -123,7 +180,11 @@ export function usersView(context) {
       // FORBIDDEN for non-admins, and for an admin lowering their own role.
       context.notices.error(`Could not change the role of ${user.name}:`, error);
     }
-    // Redraw from the server: the lists show what the API now says.
+    await redraw();
+  }
+
+  /** Draw again from the server: the lists show what the API now says. */
+  async function redraw() {
     await list();
     if (foundResult.childElementCount) await find();
   }

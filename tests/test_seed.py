@@ -1,0 +1,119 @@
+"""`markets seed`'s demo data keeps every rule of "Money and prices", checked row by row in the database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from domain.entities import MarketStatus
+from persistence import tables
+from persistence.seed import MARKET_LIQUIDITY, STARTING_BALANCE, seed
+from tests.conftest import Api
+from tests.factories import PASSWORD_HASH
+
+ZERO = Decimal("0.00")
+
+
+async def rows(api: Api, table: Any, *order: Any) -> list[Any]:
+    async with api.container.engine.connect() as conn:
+        return list((await conn.execute(select(table).order_by(*order))).all())
+
+
+async def seeded(api: Api) -> dict[str, list[Any]]:
+    report = await seed(api.container.engine, users=30, markets=120, positions=1500, seed=7,
+                        password_hash=PASSWORD_HASH)
+    assert (report.users, report.markets, report.positions) == (30, 120, 1500)
+    found = {
+        "users": await rows(api, tables.users, tables.users.c.id),
+        "markets": await rows(api, tables.markets, tables.markets.c.id),
+        "positions": await rows(api, tables.positions, tables.positions.c.id),
+        "transactions": await rows(api, tables.transactions, tables.transactions.c.created_at,
+                                   tables.transactions.c.id),
+        "points": await rows(api, tables.price_points, tables.price_points.c.at, tables.price_points.c.id),
+    }
+    assert report.transactions == len(found["transactions"]) and report.sold > 0
+    return found
+
+
+async def test_every_balance_is_its_ledger_and_never_below_zero(api: Api) -> None:
+    data = await seeded(api)
+    running: dict[int, Decimal] = defaultdict(Decimal)
+    for row in data["transactions"]:
+        running[row.user_id] += row.amount
+        assert row.balance_after == running[row.user_id] >= ZERO
+    for user in data["users"]:
+        assert user.balance == running[user.id]
+        # Everyone keeps STARTING_BALANCE to spend, and more once sales and payouts come in.
+        assert user.balance >= STARTING_BALANCE
+    kinds = {row.kind for row in data["transactions"]}
+    assert kinds == {"GRANT", "BUY", "SELL", "PAYOUT", "REFUND"}
+
+
+async def test_pools_volumes_and_history_follow_the_formulas(api: Api) -> None:
+    data = await seeded(api)
+    by_market: dict[int, list[Any]] = defaultdict(list)
+    for position in data["positions"]:
+        by_market[position.market_id].append(position)
+    points: dict[int, list[Any]] = defaultdict(list)
+    for point in data["points"]:
+        points[point.market_id].append(point)
+    for market in data["markets"]:
+        held = by_market[market.id]
+        pools = {"YES": MARKET_LIQUIDITY, "NO": MARKET_LIQUIDITY}
+        for position in held:
+            for side in pools:
+                pools[side] += position.amount
+            pools[position.outcome] -= position.shares
+            if position.sold_at is not None:
+                pools[position.outcome] += position.shares
+                for side in pools:
+                    pools[side] -= position.proceeds
+        assert (market.yes_pool, market.no_pool) == (pools["YES"], pools["NO"])
+        assert market.yes_pool * market.no_pool >= MARKET_LIQUIDITY**2
+        assert market.volume == sum((p.amount for p in held), ZERO)
+        trades = len(held) + sum(p.sold_at is not None for p in held)
+        history = points[market.id]
+        assert len(history) == 1 + trades
+        assert (history[0].yes_pool, history[0].no_pool, history[0].at) == (
+            MARKET_LIQUIDITY, MARKET_LIQUIDITY, market.created_at)
+        assert (history[-1].yes_pool, history[-1].no_pool) == (market.yes_pool, market.no_pool)
+
+
+async def test_sales_and_settlements_are_recorded_as_the_server_would(api: Api) -> None:
+    data = await seeded(api)
+    markets = {market.id: market for market in data["markets"]}
+    ledger: dict[tuple[int | None, str], list[Any]] = defaultdict(list)
+    for row in data["transactions"]:
+        ledger[(row.position_id, row.kind)].append(row)
+    statuses = {MarketStatus(market.status) for market in markets.values()}
+    assert {MarketStatus.RESOLVED, MarketStatus.CANCELLED} <= statuses
+    for position in data["positions"]:
+        market = markets[position.market_id]
+        status = MarketStatus(market.status)
+        assert position.shares >= position.amount
+        assert [row.amount for row in ledger[(position.id, "BUY")]] == [-position.amount]
+        if position.sold_at is not None:
+            assert position.payout is None and position.created_at < position.sold_at
+            assert [row.amount for row in ledger[(position.id, "SELL")]] == [position.proceeds]
+        elif status is MarketStatus.CANCELLED:
+            assert position.payout == position.amount
+            assert [row.amount for row in ledger[(position.id, "REFUND")]] == [position.amount]
+        elif status is MarketStatus.RESOLVED:
+            won = position.outcome == market.resolved_outcome
+            assert position.payout == (position.shares if won else ZERO)
+            assert [row.amount for row in ledger[(position.id, "PAYOUT")]] == ([position.shares] if won else [])
+        else:
+            assert position.payout is None and position.proceeds is None
+
+
+async def test_the_seed_is_deterministic(api: Api) -> None:
+    first = await seeded(api)
+    async with api.container.engine.begin() as conn:
+        for table in reversed(tables.metadata.sorted_tables):
+            await conn.execute(table.delete())
+    second = await seeded(api)
+    for name in ("users", "markets", "positions", "transactions"):
+        assert [tuple(row) for row in second[name]] == [tuple(row) for row in first[name]], name
