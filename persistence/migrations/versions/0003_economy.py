@@ -138,14 +138,25 @@ def write(table: Any, rows: list[dict[str, Any]]) -> None:
         bind.execute(table.insert(), rows[start:start + BATCH])
 
 
-def update_by_id(table: Any, rows: list[dict[str, Any]], **columns: str) -> None:
-    """`UPDATE table SET column = :value WHERE id = :row_id` for many rows, batched."""
-    statement = table.update().where(table.c.id == sa.bindparam('row_id')).values(
-        {name: sa.bindparam(param) for name, param in columns.items()}
-    )
+def update_by_id(table: str, rows: list[dict[str, Any]], *columns: str) -> None:
+    """`UPDATE table SET column = value WHERE id = row_id` for many rows, batched: on PostgreSQL one
+    statement per batch over unnest()ed arrays (executemany would be a statement per row)."""
     bind = op.get_bind()
+    if bind.dialect.name == 'postgresql':
+        sets = ", ".join(f"{c} = v.{c}" for c in columns)
+        arrays = ", ".join(f"CAST(:{c} AS numeric[])" for c in columns)
+        statement = sa.text(f"UPDATE {table} SET {sets} FROM unnest(CAST(:row_id AS bigint[]), {arrays}) "
+                            f"AS v(row_id, {', '.join(columns)}) WHERE {table}.id = v.row_id")
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start:start + BATCH]
+            bind.execute(statement, {name: [r[name] for r in batch] for name in ('row_id', *columns)})
+        return
+    money = sa.table(table, sa.column('id', IDENTITY), *(sa.column(c, MONEY) for c in columns))
+    update = money.update().where(money.c.id == sa.bindparam('row_id')).values(
+        {c: sa.bindparam(c) for c in columns}
+    )
     for start in range(0, len(rows), BATCH):
-        bind.execute(statement, rows[start:start + BATCH])
+        bind.execute(update, rows[start:start + BATCH])
 
 
 def replay_existing_data(*, starting: Decimal, liquidity: int) -> None:
@@ -186,10 +197,10 @@ def replay_existing_data(*, starting: Decimal, liquidity: int) -> None:
     write(TRANSACTIONS, grants)
     write(TRANSACTIONS, buys)
     write(PRICE_POINTS, points)
-    update_by_id(POSITIONS, shares, shares='shares')
-    moved = [{"row_id": market_id, "yes": p.yes_pool, "no": p.no_pool}
+    update_by_id('positions', shares, 'shares')
+    moved = [{"row_id": market_id, "yes_pool": p.yes_pool, "no_pool": p.no_pool}
              for market_id, p in pools.items() if p != Pools(liquidity, liquidity)]
-    update_by_id(MARKETS, moved, yes_pool='yes', no_pool='no')
+    update_by_id('markets', moved, 'yes_pool', 'no_pool')
     bind.execute(USERS.update().values(balance=starting))
 
 
