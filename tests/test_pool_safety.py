@@ -188,3 +188,18 @@ async def test_a_transaction_that_lost_its_connection_does_not_commit_its_rest(
     finally:
         await engine.dispose()
     assert await scalar(test_database_url, "SELECT count(*) FROM users") == 0
+
+
+@pytest.mark.postgres_only
+async def test_a_job_cut_off_mid_statement_gives_back_nothing_broken(
+    one_connection: AsyncEngine, test_database_url: str
+) -> None:
+    """A job's unit of work (its own session) cancelled mid-statement, as its timeout or a stopping worker does."""
+
+    async def job() -> None:
+        async with SqlUnitOfWork.standalone(one_connection) as uow:
+            await uow.session.execute(text("SELECT pg_sleep(1)"))
+            await uow.commit()
+
+    await cancel_mid_statement(test_database_url, asyncio.create_task(job()))
+    await assert_serves_cleanly(one_connection, test_database_url)
