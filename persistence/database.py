@@ -237,7 +237,8 @@ class Session:
             await completed(self._drop())
             raise
         try:
-            await completed(self._return())
+            if self._connection is not None:
+                await completed(self._return())
         finally:
             self._lock.release()
 
