@@ -92,12 +92,12 @@ def _asyncpg_unclean(driver: Any) -> str | None:
         return "closed"
     if driver.is_in_transaction():
         return "inside a transaction"
-    # asyncpg's own bookkeeping: a transaction object a cancelled BEGIN left behind, or a
-    # cancelled statement the server has not acknowledged yet.
+    # asyncpg's own bookkeeping (private, hence looked up with care): a transaction object a
+    # cancelled BEGIN left behind, or a cancelled statement the server has not acknowledged yet.
     if getattr(driver, "_top_xact", None) is not None:
         return "with a transaction block still open"
-    protocol = getattr(driver, "_protocol", None)
-    if protocol is not None and protocol._is_cancelling():
+    cancelling = getattr(getattr(driver, "_protocol", None), "_is_cancelling", None)
+    if cancelling is not None and cancelling():
         return "while a cancelled statement still runs"
     return None
 
