@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, ManagesConnection
 from sqlalchemy.sql import Executable
 
 log = logging.getLogger("markets.database")
@@ -73,7 +73,7 @@ def _refuse_if_unclean(_dbapi_connection: Any, record: ConnectionPoolEntry, _pro
         raise DisconnectionError(f"pooled connection {reason}")
 
 
-def unclean(record: ConnectionPoolEntry) -> str | None:
+def unclean(record: ManagesConnection) -> str | None:
     """Why a pooled connection (between two users of it) may not be used, or None when it may."""
     driver = record.driver_connection
     if driver is None:
