@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, ManagesConnection
 from sqlalchemy.sql import Executable
 
 log = logging.getLogger("markets.database")
@@ -73,7 +73,7 @@ def _refuse_if_unclean(_dbapi_connection: Any, record: ConnectionPoolEntry, _pro
         raise DisconnectionError(f"pooled connection {reason}")
 
 
-def unclean(record: ConnectionPoolEntry) -> str | None:
+def unclean(record: ManagesConnection) -> str | None:
     """Why a pooled connection (between two users of it) may not be used, or None when it may."""
     driver = record.driver_connection
     if driver is None:
@@ -92,12 +92,12 @@ def _asyncpg_unclean(driver: Any) -> str | None:
         return "closed"
     if driver.is_in_transaction():
         return "inside a transaction"
-    # asyncpg's own bookkeeping: a transaction object a cancelled BEGIN left behind, or a
-    # cancelled statement the server has not acknowledged yet.
+    # asyncpg's own bookkeeping (private, hence looked up with care): a transaction object a
+    # cancelled BEGIN left behind, or a cancelled statement the server has not acknowledged yet.
     if getattr(driver, "_top_xact", None) is not None:
         return "with a transaction block still open"
-    protocol = getattr(driver, "_protocol", None)
-    if protocol is not None and protocol._is_cancelling():
+    cancelling = getattr(getattr(driver, "_protocol", None), "_is_cancelling", None)
+    if cancelling is not None and cancelling():
         return "while a cancelled statement still runs"
     return None
 
@@ -237,7 +237,8 @@ class Session:
             await completed(self._drop())
             raise
         try:
-            await completed(self._return())
+            if self._connection is not None:
+                await completed(self._return())
         finally:
             self._lock.release()
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from domain.roles import Role
-from persistence.database import Session, TransactionLost, guard_pool, make_engine
+from persistence.database import Session, TransactionLost, guard_pool, make_engine, unclean
 from persistence.unit_of_work import SqlUnitOfWork
 from tests.conftest import Api
 from tests.live import WAIT_SECONDS, serving
@@ -188,3 +188,32 @@ async def test_a_transaction_that_lost_its_connection_does_not_commit_its_rest(
     finally:
         await engine.dispose()
     assert await scalar(test_database_url, "SELECT count(*) FROM users") == 0
+
+
+@pytest.mark.postgres_only
+async def test_a_job_cut_off_mid_statement_gives_back_nothing_broken(
+    one_connection: AsyncEngine, test_database_url: str
+) -> None:
+    """A job's unit of work (its own session) cancelled mid-statement, as its timeout or a stopping worker does."""
+
+    async def job() -> None:
+        async with SqlUnitOfWork.standalone(one_connection) as uow:
+            await uow.session.execute(text("SELECT pg_sleep(1)"))
+            await uow.commit()
+
+    await cancel_mid_statement(test_database_url, asyncio.create_task(job()))
+    await assert_serves_cleanly(one_connection, test_database_url)
+
+
+@pytest.mark.postgres_only
+async def test_the_pool_tells_a_clean_connection_from_one_left_in_a_transaction(one_connection: AsyncEngine) -> None:
+    """What both guards ask (on check-in, and on check-out should one slip past check-in)."""
+    async with one_connection.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert unclean(raw) is None
+        await raw.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+        assert unclean(raw) == "inside a transaction"
+        await raw.driver_connection.execute("ROLLBACK")  # type: ignore[union-attr]
+        assert unclean(raw) is None
+        await raw.driver_connection.close()  # type: ignore[union-attr]
+        assert unclean(raw) == "closed"

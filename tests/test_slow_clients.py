@@ -78,22 +78,39 @@ def assert_timed_out(answer: bytes) -> None:
     assert [e["extensions"]["code"] for e in errors] == ["BAD_REQUEST"], answer
 
 
-async def test_a_body_trickled_past_the_timeout_is_cut_off_with_408(server: LiveServer) -> None:
+async def trickle_body(server: LiveServer) -> bytes:
+    """Headers at once, then a 500-byte body at 5 bytes a second (100 s); what the server answers."""
     reader, writer = await connect(server)
     head = (
         "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(QUERY) * 10}\r\n\r\n"
     ).encode()
     writer.write(head)
-    answer = await trickle_until_answered(reader, writer, QUERY * 10)  # 500 bytes at 5 a second: 100 s
-    assert_timed_out(answer)
+    return await trickle_until_answered(reader, writer, QUERY * 10)
+
+
+async def trickle_headers(server: LiveServer) -> bytes:
+    """A request line and 450 bytes of headers at 5 bytes a second (90 s); what the server answers."""
+    reader, writer = await connect(server)
+    head = b"POST /graphql HTTP/1.1\r\nHost: test\r\n" + b"X-Padding: " + b"a" * 400 + b"\r\n\r\n"
+    return await trickle_until_answered(reader, writer, head)
+
+
+async def test_a_body_trickled_past_the_timeout_is_cut_off_with_408(server: LiveServer) -> None:
+    assert_timed_out(await trickle_body(server))
 
 
 async def test_headers_trickled_past_the_timeout_are_cut_off(server: LiveServer) -> None:
-    reader, writer = await connect(server)
-    head = b"POST /graphql HTTP/1.1\r\nHost: test\r\n" + b"X-Padding: " + b"a" * 400 + b"\r\n\r\n"
-    answer = await trickle_until_answered(reader, writer, head)
-    assert_timed_out(answer)
+    assert_timed_out(await trickle_headers(server))
+
+
+async def test_many_slow_clients_at_once_are_all_cut_off(server: LiveServer) -> None:
+    """The review's attack, scaled down: slow bodies and slow headers on many connections at once."""
+    answers = await asyncio.gather(
+        *[trickle_body(server) for _ in range(10)], *[trickle_headers(server) for _ in range(5)]
+    )
+    for answer in answers:
+        assert_timed_out(answer)
 
 
 async def test_a_connection_that_never_sends_a_request_is_closed(server: LiveServer) -> None:
