@@ -9,10 +9,12 @@
 #   FUZZ_EXAMPLES       test cases per root field (default 40)
 #   FUZZ_SEED           hypothesis seed (default fixed, so CI is repeatable; set another to explore)
 #   FUZZ_PORT           the server's port (default: a free one)
+#   FUZZ_TIMEOUT        seconds schemathesis may run before it is stopped and the run fails (default 170)
 #   MARKETS_BIN         the folder holding `markets` and `schemathesis` (default: .venv/bin)
 #   FUZZ_REPORT_DIR     where the JUnit report and the server's log go (default: a temporary folder)
 #
-# By hand: `scripts/fuzz.sh`; more exploring: `FUZZ_EXAMPLES=300 FUZZ_SEED=$RANDOM scripts/fuzz.sh`.
+# By hand: `scripts/fuzz.sh`; more exploring:
+#   `FUZZ_EXAMPLES=300 FUZZ_TIMEOUT=900 FUZZ_SEED=$RANDOM scripts/fuzz.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,12 +74,13 @@ curl -fsS "$URL/healthz" >/dev/null
 echo "fuzzing $URL/graphql: $EXAMPLES examples per field, seed $SEED"
 status=0
 PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=fuzz_checks \
-  timeout 170 "$BIN/schemathesis" run "$URL/graphql" \
+  timeout "${FUZZ_TIMEOUT:-170}" "$BIN/schemathesis" run "$URL/graphql" \
     --header "Authorization: Bearer $TOKEN" \
     --checks no_server_error \
     --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 --request-timeout 10 --continue-on-failure \
     --suppress-health-check all --output-truncate false \
     --report junit --report-dir "$REPORT_DIR" || status=$?
+[ "$status" -ne 124 ] || echo "fuzz.sh: schemathesis did not finish within ${FUZZ_TIMEOUT:-170} s" >&2
 
 echo "== errors the server logged during the run =="
 "$BIN/python" scripts/fuzz_summary.py "$WORK/server.log" >&2 || { [ "$status" -ne 0 ] || status=1; }

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
 import pytest
 from graphql import get_introspection_query, parse
 
-from graph.documents import DOCUMENT_BYTES, DOCUMENT_ENTRIES, DocumentCache, count_selections
+from graph.documents import (
+    DOCUMENT_BYTES,
+    DOCUMENT_ENTRIES,
+    DocumentCache,
+    Parsed,
+    count_selections,
+    count_tokens,
+    weigh,
+)
 from graph.limits import Depth, Limits, QueryLimits, query_cost
 from graph.schema import Schema, build_schema
 from tests.conftest import Api, codes
@@ -395,21 +404,54 @@ async def test_validation_that_gives_up_says_nested_only_when_it_is(api: Api, mo
 async def test_the_document_cache_is_bounded_by_entries_and_bytes(api: Api) -> None:
     store = app_schema(api).documents
     assert (store.max_entries, store.max_bytes) == (DOCUMENT_ENTRIES, DOCUMENT_BYTES)
-    # 150 distinct documents of ~1 MB each (a 1 MB string argument): parsed, refused, never kept whole.
-    for n in range(150):
+    # 40 distinct documents of ~1 MB each (a 1 MB string argument), weighing ~3 MB each: more than fit.
+    for n in range(40):
         big = '{ user(id: "' + str(n) + "x" * 1_000_000 + '") { id } }'
         response = await api.http.post("/graphql", content='{"query": ' + json.dumps(big) + "}",
                                         headers={"Content-Type": "application/json"})
         assert response.status_code in (200, 413)
     assert store.bytes <= DOCUMENT_BYTES
-    # Many distinct mid-sized documents: the bytes bound holds and the newest are kept.
-    for n in range(300):
+    # Distinct mid-sized documents (~600 KB each by weight), more than fit: the bytes bound holds.
+    for n in range(120):
         await api.gql('{ user(id: "' + str(n) + "y" * 200_000 + '") { id } }')
     assert len(store) <= DOCUMENT_ENTRIES and store.bytes <= DOCUMENT_BYTES
-    assert len(store) < 300
+    assert len(store) < 120
     # Many distinct small documents: the entry bound holds.
     for n in range(DOCUMENT_ENTRIES + 50):
         await api.gql(f'{{ user(id: "{n}") {{ id }} }}')
     assert len(store) == DOCUMENT_ENTRIES and store.bytes <= DOCUMENT_BYTES
     assert isinstance(next(e for e in build_schema().get_extensions() if isinstance(e, DocumentCache)).store,
                       type(store))
+
+
+def deep_size(root: object) -> int:
+    """The bytes an object graph holds (each object once), walking attributes, lists and tuples."""
+    seen: set[int] = set()
+    stack, total = [root], 0
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, bool | int | float) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        if isinstance(item, str | bytes | type):
+            continue
+        if isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+            continue
+        if hasattr(item, "__dict__"):
+            total += sys.getsizeof(item.__dict__)
+            stack.extend(item.__dict__.values())
+        for cls in type(item).__mro__:
+            stack.extend(getattr(item, name, None) for name in cls.__dict__.get("__slots__", ()))
+    return total
+
+
+@pytest.mark.parametrize("query", [
+    get_introspection_query(), repeated(480), ids_query(4000), '{ user(id: "' + "x" * 300_000 + '") { id } }',
+    "{ me { id } }" + " #\n" * 5000, CONTRACT_QUERY,
+])
+def test_an_entry_weighs_at_least_what_its_document_holds(query: str) -> None:
+    document = parse(query, max_lexical_tokens=5000, max_comments=5000)  # the server's parse options
+    parsed = Parsed(document, count_selections(document), count_tokens(document))
+    assert weigh((query, ()), parsed) >= deep_size((query, document))  # the key and the value, each object once

@@ -9,10 +9,11 @@ import sys
 from typing import Any
 
 import pytest
+from redis import asyncio as redis
 
 from domain.bounded import BoundedLRU, text_bytes
 from domain.validation import MAX_EMAIL_LENGTH, MAX_SEARCH_QUERY_LENGTH
-from graph.persisted import LOCAL_BYTES, LOCAL_ENTRIES, MAX_STORED_LENGTH, MemoryStore
+from graph.persisted import LOCAL_BYTES, LOCAL_ENTRIES, MAX_STORED_LENGTH, MemoryStore, RedisStore
 from graph.persisted import sha256_hex as sha
 from graph.ratelimit import MAX_KEY_LENGTH, WINDOW_SECONDS, MemoryWindow, RateLimiter
 from search.embedders import QUERY_CACHE_BYTES, QUERY_CACHE_SIZE, QueryCache
@@ -95,7 +96,8 @@ async def test_the_query_vector_cache_is_bounded_by_entries_and_bytes(test_datab
 async def test_persisted_queries_in_memory_are_bounded_by_entries_and_bytes(test_database_url: str) -> None:
     store = MemoryStore()
     assert (store.recent.max_entries, store.recent.max_bytes) == (LOCAL_ENTRIES, LOCAL_BYTES)
-    async with instance(test_database_url) as api:  # without Redis: the in-process store
+    assert isinstance(RedisStore(redis.Redis()).local, MemoryStore)  # with Redis: the same bounded store in front
+    async with instance(test_database_url, redis_url=None) as api:  # without Redis: the in-process store
         view_store = next(
             r.endpoint.persisted.store for r in api.http._transport.app.routes  # type: ignore[attr-defined]
             if hasattr(r.endpoint, "persisted")

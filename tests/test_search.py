@@ -232,10 +232,10 @@ async def test_the_same_query_is_encoded_once(api: Api) -> None:
     await index_all(api)
     cache = api.container.search.queries
     await hits(api, "comet in the night sky")
-    first = cache._entries["comet in the night sky"]
+    first = cache.entries._entries["comet in the night sky"][0]
     assert (await names(api, "comet in the night sky")) == ["Will the comet be visible?"]
-    assert cache._entries["comet in the night sky"] is first
-    assert list(cache._entries)[-1] == "comet in the night sky"  # the most recently used
+    assert cache.entries._entries["comet in the night sky"][0] is first
+    assert list(cache.entries._entries)[-1] == "comet in the night sky"  # the most recently used
 
 
 # ---------------------------------------------------------------- other processes, other embedders
