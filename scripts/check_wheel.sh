@@ -47,7 +47,6 @@ print(f"wheel: {Path(wheel).name}, {len(expected)} files of {len(packages)} pack
 PY
 
 # 3. A fresh virtualenv outside the checkout: the wheel, and the dependencies by a .pth line.
-"$BIN/python" -c 'import sys; print(sys.base_prefix)' >/dev/null
 BASE_PYTHON=$("$BIN/python" -c 'import sys, os; print(os.path.join(sys.base_prefix, "bin", "python3"))')
 "$BASE_PYTHON" -m venv --without-pip "$WORK/venv"
 SITE=$("$WORK/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
