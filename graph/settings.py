@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     # What one client may hold (graph.socket_limits), and how often a socket's viewer is re-read.
     max_sockets_per_address: int = Field(default=10, gt=0)
     max_sockets_per_user: int = Field(default=5, gt=0)
-    max_subscription_cost_per_connection: int = Field(default=10_000, gt=0)
+    max_subscription_cost_per_connection: int = Field(default=5_000, gt=0)
     ws_viewer_recheck_seconds: float = Field(default=2.0, ge=0)
 
     # Comma-separated origins allowed by CORS; "*" allows any.

@@ -338,6 +338,52 @@ async def test_a_bad_authorization_header_rejects_the_whole_request(api: Api, at
     await assert_rejected(response)
 
 
+# One fixed message per reason, never PyJWT's own text ("Not enough segments", "Invalid header padding",
+# 'Token is missing the "exp" claim', ...), which tells a forger which check failed and can echo the input.
+EXPECTED_MESSAGES: dict[str, str | set[str]] = {
+    "alg-none": "The token's algorithm is not accepted",
+    "alg-None-signed": "The token's algorithm is not accepted",
+    "other-secret": "The token's signature does not verify",
+    "hs512-same-secret": "The token's algorithm is not accepted",
+    "hs384-same-secret": "The token's algorithm is not accepted",
+    "rs256-header": "The token's algorithm is not accepted",
+    "es256-header": "The token's algorithm is not accepted",
+    "tampered-payload": "The token's signature does not verify",
+    # Cut short, the signature decodes or not depending on its last bits: either fixed message.
+    "truncated-signature": {"The token is malformed", "The token's signature does not verify"},
+    "expired": "The token has expired",
+    "missing-exp": "The token lacks a required claim",
+    "non-numeric-exp": "The token is malformed",
+    "malformed": "The token is malformed",
+    "two-segments": "The token is malformed",
+    "garbage-base64": "The token is malformed",
+    "token-then-junk": "The token is malformed",
+    "basic-scheme": "Expected 'Authorization: Bearer <token>'",
+    "basic-scheme-with-a-valid-token": "Expected 'Authorization: Bearer <token>'",
+    "token-without-scheme": "Expected 'Authorization: Bearer <token>'",
+    "empty-value": "Expected 'Authorization: Bearer <token>'",
+    "bearer-alone": "Expected 'Authorization: Bearer <token>'",
+    "bearer-and-spaces": "Expected 'Authorization: Bearer <token>'",
+}
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+@pytest.mark.parametrize("attack", list(ATTACKS))
+async def test_a_401_says_why_in_a_fixed_message_of_its_own(api: Api, attack: str) -> None:
+    member = await api.make_user(Role.USER)
+    response = await post_with_authorization(api, ATTACKS[attack](member))
+    await assert_rejected(response)
+    expected = EXPECTED_MESSAGES[attack]
+    assert response.json()["errors"][0]["message"] in ({expected} if isinstance(expected, str) else expected)
+
+
+async def test_a_401_never_echoes_the_token_or_pyjwt(api: Api) -> None:
+    for authorization in ("Bearer abc.def", "Bearer a.b.c.d", "Bearer eyJ!!!.eyJ.sig", "Bearer " + "A" * 300):
+        response = await post_with_authorization(api, authorization)
+        message = response.json()["errors"][0]["message"]
+        assert message == "The token is malformed", (authorization, message)
+
+
 @pytest.mark.parametrize("attack", ["alg-none", "expired", "basic-scheme", "empty-value"])
 async def test_a_rejected_request_runs_none_of_its_mutations(api: Api, attack: str) -> None:
     member = await api.make_user(Role.USER)

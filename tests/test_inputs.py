@@ -669,3 +669,170 @@ async def test_amount_path_for_a_variable_nested_in_a_literal(
 async def test_int_variable_path_is_the_argument_not_the_variable(api: Api) -> None:
     body = await api.gql("query($n: Int) { markets(first: $n) { totalCount } }", {"n": "ten"})
     assert set(fields(body)) == {"first"}
+
+
+# ---------------------------------------------------------------- NUL characters and lone surrogates
+
+NUL_MESSAGE, SURROGATE_MESSAGE = "must not contain NUL characters", "must not contain lone surrogates"
+# (operation with $v where the bad string goes, the path reported): every kind of string argument.
+STRING_ARGUMENTS = [
+    ('mutation($v: String!) { signUp(email: $v, name: "N", password: "password123") { token } }', "email"),
+    ('mutation($v: String!) { signUp(email: "n@example.com", name: $v, password: "password123") { token } }', "name"),
+    ('mutation($v: String!) { signUp(email: "n@example.com", name: "N", password: $v) { token } }', "password"),
+    ('mutation($v: String!) { login(email: $v, password: "password123") { token } }', "email"),
+    ('mutation($v: String!) { login(email: "alice@example.com", password: $v) { token } }', "password"),
+    ("mutation($v: String!) { createMarket(input: {name: $v}) { id } }", "input.name"),
+    ('mutation($v: String!) { createMarket(input: {name: "Fine name", description: $v}) { id } }',
+     "input.description"),
+    ('mutation($v: ID!) { updateMarket(id: $v, input: {name: "Fine name"}) { id } }', "id"),
+    ('mutation($v: String!) { updateMarket(id: "TWFya2V0OjE=", input: {description: $v}) { id } }',
+     "input.description"),
+    ('mutation($v: ID!) { openPosition(input: {marketId: $v, outcome: YES, amount: "1"}) { id } }', "input.marketId"),
+    ("mutation($v: ID!) { deleteMarket(id: $v) }", "id"),
+    ("mutation($v: ID!) { setUserRole(userId: $v, role: ADMIN) { id } }", "userId"),
+    ("query($v: ID!) { market(id: $v) { id } }", "id"),
+    ("query($v: ID!) { node(id: $v) { id } }", "id"),
+    ("query($v: ID!) { user(id: $v) { id } }", "id"),
+    ('query($v: ID!) { nodes(ids: ["TWFya2V0OjE=", $v]) { id } }', "ids[1]"),
+    ("query($v: String!) { searchMarkets(query: $v) { score } }", "query"),
+    ("query($v: String) { markets(after: $v) { totalCount } }", "after"),
+    ("query($v: String) { markets(last: 2, before: $v) { totalCount } }", "before"),
+    ("query($v: String) { markets(filter: {nameContains: $v}) { totalCount } }", "filter.nameContains"),
+    ("query($v: ID) { markets(filter: {creatorId: $v}) { totalCount } }", "filter.creatorId"),
+    ('query($v: String) { user(id: "VXNlcjox") { markets(after: $v) { totalCount } } }', "after"),
+]
+BAD_STRINGS = [("a\u0000b", NUL_MESSAGE), ("a\ud800b", SURROGATE_MESSAGE), ("\udfff", SURROGATE_MESSAGE)]
+
+
+async def post_json(api: Api, body: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
+    """A request as JSON text with every non-ASCII character escaped (a lone surrogate cannot be UTF-8)."""
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    response = await api.http.post("/graphql", content=json.dumps(body), headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def row_counts(api: Api) -> tuple[int, int]:
+    """(users, markets): a refused request changes neither."""
+    from sqlalchemy import text
+
+    async with api.container.engine.connect() as connection:
+        users = (await connection.execute(text("SELECT count(*) FROM users"))).scalar_one()
+        markets = (await connection.execute(text("SELECT count(*) FROM markets"))).scalar_one()
+    return int(users), int(markets)
+
+
+def as_literal(document: str, value: str) -> str:
+    """The document with $v replaced by a GraphQL string literal of `value` (NUL written as its escape)."""
+    written = json.dumps(value, ensure_ascii=False)  # a NUL becomes the escape \u0000, a surrogate stays raw
+    body = document.split(") {", 1)[1] if document.startswith(("query(", "mutation(")) else document
+    operation = document.split("(", 1)[0]
+    return f"{operation} {{{body}".replace("$v", written)
+
+
+@pytest.mark.parametrize(("bad", "why"), BAD_STRINGS, ids=["nul", "high-surrogate", "low-surrogate"])
+@pytest.mark.parametrize(("document", "path"), STRING_ARGUMENTS, ids=lambda value: str(value)[:48])
+async def test_bad_characters_in_a_string_variable_are_bad_user_input(
+    api: Api, alice: Member, document: str, path: str, bad: str, why: str
+) -> None:
+    before = await row_counts(api)
+    body = await post_json(api, {"query": document, "variables": {"v": bad}}, token=alice.token)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "fields": {path: why}}, body
+    assert await row_counts(api) == before
+
+
+@pytest.mark.parametrize(("document", "path"), STRING_ARGUMENTS, ids=lambda value: str(value)[:48])
+async def test_a_nul_in_a_string_literal_is_bad_user_input_at_its_argument(
+    api: Api, alice: Member, document: str, path: str
+) -> None:
+    before = await row_counts(api)
+    literal = as_literal(document, "a\u0000b")
+    assert "$" not in literal and "\\u0000" in literal
+    body = await post_json(api, {"query": literal}, token=alice.token)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "fields": {path: NUL_MESSAGE}}, body
+    assert await row_counts(api) == before
+
+
+@pytest.mark.parametrize(("document", "path"), STRING_ARGUMENTS[:8], ids=lambda value: str(value)[:48])
+async def test_a_lone_surrogate_written_in_the_document_is_bad_user_input(
+    api: Api, alice: Member, document: str, path: str
+) -> None:
+    """GraphQL source text may not hold a surrogate code point at all: the document itself is the bad string."""
+    before = await row_counts(api)
+    body = await post_json(api, {"query": as_literal(document, "a\ud800b")}, token=alice.token)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "fields": {"query": SURROGATE_MESSAGE}}
+    assert await row_counts(api) == before
+
+
+@pytest.mark.parametrize(("bad", "why"), BAD_STRINGS, ids=["nul", "high-surrogate", "low-surrogate"])
+async def test_bad_characters_in_the_operation_name_are_bad_user_input(api: Api, bad: str, why: str) -> None:
+    """A lone surrogate here used to answer HTTP 500: the echoed "Unknown operation" message could not be encoded."""
+    body = await post_json(api, {"query": "query Count { markets { totalCount } }", "operationName": bad})
+    assert body == {"errors": [{"message": "Strings may not contain NUL characters or lone surrogates",
+                                "extensions": {"code": "BAD_USER_INPUT", "fields": {"operationName": why}}}]}
+
+
+async def test_a_nul_in_the_operation_name_over_get_is_bad_user_input(api: Api) -> None:
+    response = await api.http.get("/graphql", params={"query": "query Count { markets { totalCount } }",
+                                                      "operationName": "Co\u0000unt"})
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["extensions"]["fields"] == {"operationName": NUL_MESSAGE}
+
+
+@pytest.mark.parametrize(("variables", "path", "why"), [
+    ({"input": {"name": "Fine name", "descr\ud800iption": "x"}}, "input", f"field names {SURROGATE_MESSAGE}"),
+    ({"input": {"name": "Fine name", "description": ["a\u0000"]}}, "input.description[0]", NUL_MESSAGE),
+    ({"input": {"name": "Fine name"}, "un\u0000used": "x"}, "variables", f"variable names {NUL_MESSAGE}"),
+    ({"input": {"name": "Fine name"}, "unused": "\ud800"}, "unused", SURROGATE_MESSAGE),
+])
+async def test_bad_characters_anywhere_in_the_variables_are_bad_user_input(
+    api: Api, alice: Member, variables: dict[str, Any], path: str, why: str
+) -> None:
+    """Keys included (graphql-core echoes an unknown field's name), and values the operation does not use."""
+    query = "mutation($input: CreateMarketInput!) { createMarket(input: $input) { id } }"
+    body = await post_json(api, {"query": query, "variables": variables}, token=alice.token)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "fields": {path: why}}, body
+    assert await market_count(api) == 0
+
+
+async def test_every_bad_string_of_a_request_is_reported_at_once(api: Api, alice: Member) -> None:
+    body = await post_json(api, {
+        "query": 'mutation($n: String!) { createMarket(input: {name: $n, description: "a\\u0000"}) { id } }',
+        "variables": {"n": "b\ud800"},
+    }, token=alice.token)
+    assert body["errors"][0]["extensions"]["fields"] == {"input.name": SURROGATE_MESSAGE,
+                                                         "input.description": NUL_MESSAGE}
+
+
+async def test_strings_that_only_look_odd_are_accepted(api: Api, alice: Member) -> None:
+    """An astral character (a valid surrogate pair in JSON), controls other than NUL, and U+FFFD are fine."""
+    name = "Emoji \U0001f600 tab\t bell\u0007 \ufffd"
+    body = await post_json(api, {"query": CREATE, "variables": {"input": {"name": name}}}, token=alice.token)
+    assert body["data"]["createMarket"]["name"] == name.strip()
+
+
+@pytest.mark.parametrize("written", [
+    "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-01:00",
+])
+async def test_a_date_time_with_no_utc_equivalent_is_bad_user_input(api: Api, alice: Member, written: str) -> None:
+    """Valid ISO-8601 whose instant falls outside years 1 to 9999 in UTC: it used to overflow deep down (500)."""
+    body = await api.gql(CREATE, {"input": {"name": "Dated", "endDate": written}}, token=alice.token)
+    [(path, why)] = fields(body).items()
+    assert path == "input.endDate" and "DateTime is out of range once converted to UTC" in why
+    literal = 'mutation { createMarket(input: {name: "Dated", endDate: "WHEN"}) { id } }'.replace("WHEN", written)
+    assert set(fields(await api.gql(literal, token=alice.token))) == {"input.endDate"}
+    for argument in ("endsBefore", "endsAfter"):
+        body = await api.gql("query($f: MarketFilter) { markets(filter: $f) { totalCount } }",
+                             {"f": {argument: written}})
+        assert set(fields(body)) == {f"filter.{argument}"}
+        body = await api.gql('{ markets(filter: {ARG: "WHEN"}) { totalCount } }'.replace("ARG", argument)
+                             .replace("WHEN", written))
+        assert set(fields(body)) == {f"filter.{argument}"}
+    assert await market_count(api) == 0
+
+
+async def test_the_extreme_date_times_that_have_a_utc_equivalent_are_accepted(api: Api) -> None:
+    for written in ("9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00-01:00", "9999-12-31T23:59:59+23:59"):
+        body = await api.gql("query($f: MarketFilter) { markets(filter: $f) { totalCount } }",
+                             {"f": {"endsBefore": written}})
+        assert "errors" not in body, (written, body)
