@@ -146,7 +146,7 @@ async def seed(args: argparse.Namespace) -> None:
                 return
         report = await fill(
             container.engine, users=args.users, markets=args.markets, positions=args.positions, seed=args.seed,
-            password_hash=await container.hasher.hash(DEMO_PASSWORD),
+            password_hash=await container.hasher.hash(DEMO_PASSWORD), economy=container.settings.economy,
         )
         print(f"seeded {report.users} users, {report.markets} markets, {report.positions} positions "
               f"in {report.seconds:.1f} s (every password: {DEMO_PASSWORD})")

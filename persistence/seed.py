@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Table, select, text
@@ -15,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.entities import MarketStatus, Outcome
 from domain.roles import Role
+from domain.services.ledger import GRANT_NOTE, Economy
 from persistence import tables
+from persistence.replay import replay_purchases
 
 Row = dict[str, Any]
 
@@ -110,7 +113,7 @@ class SeedReport:
 
 async def seed(
     engine: AsyncEngine, *, users: int = 1000, markets: int = 10000, positions: int = 100000, seed: int = 42,
-    password_hash: str,
+    password_hash: str, economy: Economy | None = None,
 ) -> SeedReport:
     """Fill an empty database with deterministic demo data; a non-empty one raises ValueError."""
     started = time.perf_counter()
@@ -125,6 +128,10 @@ async def seed(
         await insert_chunks(conn, tables.users, user_rows)
         await insert_chunks(conn, tables.markets, market_rows)
         await insert_chunks(conn, tables.positions, position_rows)
+        # Balances, shares, pools, price points and the ledger, through the market maker.
+        money = economy or Economy()
+        await conn.run_sync(partial(replay_purchases, starting_balance=money.starting_balance,
+                                    liquidity=money.market_liquidity, note=GRANT_NOTE))
         if conn.dialect.name == "postgresql":
             await reset_sequences(conn)
     return SeedReport(users, markets, positions, round(time.perf_counter() - started, 3))
@@ -148,6 +155,7 @@ def make_users(rng: random.Random, count: int, password_hash: str) -> list[Row]:
             "id": n, "email": f"user{n}@example.com", "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
             "role": roles.get(n, Role.USER).value, "password_hash": password_hash,
             "created_at": BASE - timedelta(seconds=2 * YEAR - rng.randrange(YEAR)),
+            "balance": Decimal("0.00"),  # set by the replay
         }
         for n in range(1, count + 1)
     ]
@@ -186,7 +194,7 @@ def market_row(rng: random.Random, n: int, status: MarketStatus, created: dateti
     return {
         "id": n, "name": name, "description": description, "status": status.value, "volume": Decimal("0.00"),
         "end_date": end, "resolved_outcome": resolved, "creator_id": creator_id, "created_at": created,
-        "updated_at": updated,
+        "updated_at": updated, "yes_pool": Decimal("0.01"), "no_pool": Decimal("0.01"),  # set by the replay
     }
 
 
@@ -224,6 +232,7 @@ def make_positions(
             "outcome": Outcome.YES.value if rng.random() < 0.55 else Outcome.NO.value,
             "amount": Decimal(round(100 * 1000 ** rng.random())).scaleb(-2),
             "created_at": market["created_at"] + timedelta(seconds=rng.randint(1, span)),
+            "shares": Decimal("0.00"),  # set by the replay
         })
     return rows
 
