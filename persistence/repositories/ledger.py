@@ -20,7 +20,7 @@ from persistence.types import Money, UTCDateTime
 NEWEST_FIRST = (SortColumn(transactions.c.created_at, True), SortColumn(transactions.c.id, True))
 LOCK_HOLDERS = text(
     "SELECT id FROM users WHERE id = ANY(ARRAY(SELECT DISTINCT user_id FROM positions"
-    " WHERE market_id = :market_id AND sold_at IS NULL AND payout > 0)) ORDER BY id FOR UPDATE"
+    " WHERE market_id = :market_id AND sold_at IS NULL AND payout > 0)) ORDER BY id FOR NO KEY UPDATE"
 )
 
 
