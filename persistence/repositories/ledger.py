@@ -87,6 +87,11 @@ class SqlLedgerRepository:
         ))
         return int(settled.rowcount)
 
+    async def detach_market(self, market_id: int) -> None:
+        await self._session.execute(
+            update(transactions).where(transactions.c.market_id == market_id).values(market_id=None, position_id=None)
+        )
+
     @staticmethod
     def _payout_rows(paid: Any, kind: TransactionKind, clock: Clock) -> Any:
         """One credit per paid position; balance_after is the running sum up to the balance just
