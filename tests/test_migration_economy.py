@@ -20,8 +20,10 @@ from sqlalchemy import select, text
 
 from domain.entities import Outcome
 from domain.market_maker import Pools, buy, to_cents
+from graph.bootstrap import Container
 from persistence.database import make_engine
 from persistence.migrate import upgrade
+from persistence.seed import seed
 from persistence.tables import markets, positions, price_points, transactions, users
 from persistence.types import Identity, Money, UTCDateTime
 from tests.books import assert_books_balance, rows
@@ -141,3 +143,11 @@ async def test_existing_positions_are_replayed_through_the_market_maker(old_data
                 await connection.execute(users.update().where(users.c.id == 1).values(balance=Decimal("-0.01")))
     finally:
         await engine.dispose()
+
+
+async def test_seeded_demo_data_follows_the_rules(container: Container) -> None:
+    """`markets seed` inserts in bulk, then replays the same way: every invariant holds."""
+    await seed(container.engine, users=20, markets=15, positions=400, password_hash="x")
+    await assert_books_balance(container.engine)
+    balances = {row.balance for row in await rows(container.engine, select(users.c.balance))}
+    assert balances == {container.settings.starting_balance}
