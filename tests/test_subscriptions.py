@@ -252,6 +252,8 @@ async def test_the_creators_ledger_in_a_payload_is_theirs_and_admins_only(api: A
     ledger = await solo.data("{ me { transactions(first: 5) { totalCount } } }", token=creator.token)
     assert seen == {"creator": ledger["me"]["transactions"], "stranger": None, "admin": ledger["me"]["transactions"],
                     "anonymous": None}
+
+
 async def test_a_sale_fires_market_updated_with_the_new_price(api: Api, route: tuple[LiveServer, LiveServer]) -> None:
     """A sale moves the pools and the probability without the volume: subscribers still hear of it."""
     writer, reader = route
