@@ -625,3 +625,14 @@ async def test_an_unknown_operation_name_of_any_length_closes_with_4400(solo: Li
         finally:
             await socket.close()
     assert "Traceback" not in solo.log.read_text()
+
+
+async def test_no_field_name_hints_over_websocket_in_production(test_database_url: str) -> None:
+    with serving(test_database_url, ENVIRONMENT="production") as server:
+        async with server.client() as session:
+            with pytest.raises(TransportQueryError) as refused:
+                await Watch(session, "subscription { marketEvnts { id } }").next()
+    assert refused.value.errors is not None
+    [error] = refused.value.errors
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert error["message"] == "Cannot query field 'marketEvnts' on type 'Subscription'."
