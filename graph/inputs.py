@@ -42,6 +42,7 @@ NUL = "must not contain NUL characters"
 SURROGATE = "must not contain lone surrogates"
 # json.loads pairs the escapes of an astral character into one code point: what is left is alone.
 BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 PASSWORD = re.compile("password", re.IGNORECASE)
 
 
@@ -85,7 +86,7 @@ def request_refusal(query: object, operation_name: object) -> GraphQLError | Non
     literal, the `InputStrings` extension's, with its argument's path.
     """
     fields: dict[str, str] = {}
-    if isinstance(query, str) and problem(query.replace("\x00", "")) is not None:
+    if isinstance(query, str) and LONE_SURROGATE.search(query) is not None:
         fields["query"] = SURROGATE
     fields.update((path.removeprefix("."), why) for path, why in bad_strings(operation_name, ".operationName"))
     return refused(fields) if fields else None

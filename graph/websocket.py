@@ -129,9 +129,16 @@ class SocketContext(Context):
         if time.monotonic() - check.at >= self.container.settings.ws_viewer_recheck_seconds:
             check.user = (await self.repositories.users.get_many([self.viewer.id])).get(self.viewer.id)
             check.at = time.monotonic()
-            if check.user is None:
-                self.drop(CLOSE_FORBIDDEN, "The token's user no longer exists", "user_gone")
+        if check.user is None:
+            await self.viewer_gone()
         self.viewer = check.user
+
+    async def viewer_gone(self) -> None:
+        """Close the socket (4403) of a user who no longer exists. This scope's connection goes back first,
+        so that the cancellation of the socket's operations, this one's included, lands on no statement."""
+        await self.release()
+        self.drop(CLOSE_FORBIDDEN, "The token's user no longer exists", "user_gone")
+        await asyncio.sleep(0)  # where this operation's own cancellation is delivered
 
     def open_scope(self) -> None:
         """Fresh repositories and loaders (see `fresh_scope`)."""

@@ -662,3 +662,26 @@ async def test_subscribe_messages_count_against_the_request_rate_limit(test_data
     assert refused.value.errors[0]["extensions"]["code"] == "RATE_LIMITED"
     assert refused.value.errors[0]["extensions"]["retryAfter"] >= 1
     assert response.status_code == 429
+
+
+async def test_an_unknown_operation_name_of_any_length_closes_with_4400(solo: LiveServer) -> None:
+    """The close reason names the operation; one that would not fit a close frame (123 bytes) is cut short."""
+    for name in ("Nope", "N" * 300, "É" * 100):
+        socket = await initialised(solo)
+        try:
+            await socket.send(json.dumps({**SUBSCRIBE, "payload": {**SUBSCRIBE["payload"], "operationName": name}}))  # type: ignore[dict-item]
+            assert await closed_with(socket) == 4400
+        finally:
+            await socket.close()
+    assert "Traceback" not in solo.log.read_text()
+
+
+async def test_no_field_name_hints_over_websocket_in_production(test_database_url: str) -> None:
+    with serving(test_database_url, ENVIRONMENT="production") as server:
+        async with server.client() as session:
+            with pytest.raises(TransportQueryError) as refused:
+                await Watch(session, "subscription { marketEvnts { id } }").next()
+    assert refused.value.errors is not None
+    [error] = refused.value.errors
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert error["message"] == "Cannot query field 'marketEvnts' on type 'Subscription'."
