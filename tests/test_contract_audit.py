@@ -1,0 +1,71 @@
+"""Rules of the contract that a black-box audit of the live server found broken, each checked the
+way a client sees it (over HTTP, with the exact status, code and body)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.roles import Role
+from tests.conftest import Api, codes
+from tests.servers import instance
+
+OPEN = """mutation($input: OpenPositionInput!) {
+  openPosition(input: $input) { id shares soldAt } }"""
+SELL = "mutation($id: ID!, $min: Decimal) { sellPosition(id: $id, minProceeds: $min) { id proceeds soldAt } }"
+POSITION = "query($id: ID!) { node(id: $id) { ... on Position { soldAt proceeds } } }"
+
+
+async def held_position(api: Api) -> tuple[dict[str, Any], Any]:
+    """A position held by a fresh user, and that user."""
+    creator, holder = await api.make_user(email="creator@example.com"), await api.make_user(email="holder@example.com")
+    market = await api.make_market(creator)
+    opened = await api.data(
+        OPEN, {"input": {"marketId": market["id"], "outcome": "YES", "amount": "10"}}, token=holder.token
+    )
+    return opened["openPosition"], holder
+
+
+@pytest.mark.parametrize("min_proceeds", ["-5", "0.001", "1000000000000.01"])
+@pytest.mark.parametrize("role", [Role.USER, Role.MODERATOR, Role.ADMIN])
+async def test_selling_another_s_position_is_forbidden_whatever_min_proceeds(
+    api: Api, role: Role, min_proceeds: str
+) -> None:
+    """Permission before validation: a stranger learns nothing from the value check."""
+    position, _ = await held_position(api)
+    stranger = await api.make_user(role, email="stranger@example.com")
+    body = await api.gql(SELL, {"id": position["id"], "min": min_proceeds}, token=stranger.token)
+    assert codes(body) == ["FORBIDDEN"]
+    assert body["data"] is None
+    assert (await api.data(POSITION, {"id": position["id"]}))["node"] == {"soldAt": None, "proceeds": None}
+
+
+async def test_the_holder_still_gets_bad_user_input_for_a_bad_min_proceeds(api: Api) -> None:
+    position, holder = await held_position(api)
+    body = await api.gql(SELL, {"id": position["id"], "min": "-5"}, token=holder.token)
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert list(body["errors"][0]["extensions"]["fields"]) == ["minProceeds"]
+    assert (await api.data(POSITION, {"id": position["id"]}))["node"]["soldAt"] is None
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+async def test_a_get_without_query_from_a_non_browser_is_400(api: Api, accept: str | None) -> None:
+    """GraphiQL is for `Accept: text/html`; anything else without `query` is not a GraphQL request."""
+    headers = {"Accept": accept} if accept is not None else {}
+    response = await api.http.get("/graphql", headers=headers)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert codes(response.json()) == ["BAD_REQUEST"]
+
+
+async def test_a_rate_limited_request_carries_its_wait_in_the_header_and_the_error(test_database_url: str) -> None:
+    """429: `Retry-After` and `extensions.retryAfter` (README, Rate limits) say the same number of seconds."""
+    async with instance(test_database_url, rate_limit_per_minute=1) as app:
+        query = "{ markets(first: 1) { totalCount } }"
+        assert (await app.post(query)).status_code == 200
+        response = await app.post(query)
+        assert response.status_code == 429
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert error["extensions"]["retryAfter"] == int(response.headers["Retry-After"]) >= 1
