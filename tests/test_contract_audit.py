@@ -14,6 +14,7 @@ from tests.servers import instance
 OPEN = """mutation($input: OpenPositionInput!) {
   openPosition(input: $input) { id shares soldAt } }"""
 SELL = "mutation($id: ID!, $min: Decimal) { sellPosition(id: $id, minProceeds: $min) { id proceeds soldAt } }"
+OPEN_AMOUNT = "mutation($input: OpenPositionInput!) { openPosition(input: $input) { amount } }"
 POSITION = "query($id: ID!) { node(id: $id) { ... on Position { soldAt proceeds } } }"
 
 
@@ -69,3 +70,29 @@ async def test_a_rate_limited_request_carries_its_wait_in_the_header_and_the_err
         [error] = response.json()["errors"]
         assert error["extensions"]["code"] == "RATE_LIMITED"
         assert error["extensions"]["retryAfter"] == int(response.headers["Retry-After"]) >= 1
+
+
+
+async def buy_on_a_new_market(api: Api, amount: str) -> tuple[dict[str, Any], str]:
+    """The response to a first purchase of `amount`, and the buyer's token."""
+    creator, buyer = await api.make_user(email="creator@example.com"), await api.make_user(email="buyer@example.com")
+    market = await api.make_market(creator)
+    body = await api.gql(OPEN_AMOUNT, {"input": {"marketId": market["id"], "outcome": "YES", "amount": amount}},
+                         token=buyer.token)
+    return body, buyer.token
+
+
+@pytest.mark.parametrize("amount", ["1_000", "1_0.00", "\u0661\u0662", "\u00a05", "\uff15", "5\u2003"])
+async def test_an_amount_is_written_in_ascii_decimal_digits(api: Api, amount: str) -> None:
+    """Python's Decimal() would read these as 1000, 10, 12 and 5; the contract's amount is plain digits."""
+    body, token = await buy_on_a_new_market(api, amount)
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert list(body["errors"][0]["extensions"]["fields"]) == ["input.amount"]
+    me = await api.data("{ me { balance positions { totalCount } } }", token=token)
+    assert me["me"] == {"balance": "1000.00", "positions": {"totalCount": 0}}
+
+
+@pytest.mark.parametrize("amount", [" 5 ", "5.", ".5e1", "+5", "5E0", "0.5e1"])
+async def test_plain_decimal_notation_is_still_read(api: Api, amount: str) -> None:
+    body, _ = await buy_on_a_new_market(api, amount)
+    assert body == {"data": {"openPosition": {"amount": "5.00"}}}
