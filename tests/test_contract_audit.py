@@ -96,3 +96,34 @@ async def test_an_amount_is_written_in_ascii_decimal_digits(api: Api, amount: st
 async def test_plain_decimal_notation_is_still_read(api: Api, amount: str) -> None:
     body, _ = await buy_on_a_new_market(api, amount)
     assert body == {"data": {"openPosition": {"amount": "5.00"}}}
+
+
+UPDATE = "mutation($id: ID!, $input: UpdateMarketInput!) { updateMarket(id: $id, input: $input) { status } }"
+
+
+@pytest.mark.parametrize("settle", ["resolve", "cancel"])
+@pytest.mark.parametrize("status", ["RESOLVED", "CANCELLED", "ACTIVE", "CLOSED"])
+async def test_a_settled_market_refuses_every_status_with_conflict(api: Api, settle: str, status: str) -> None:
+    """"Any status in updateMarket on such a market (the same one included) → CONFLICT": RESOLVED too,
+    which on an open market is BAD_USER_INPUT (use resolveMarket)."""
+    position, holder = await held_position(api)
+    moderator = await api.make_user(Role.MODERATOR, email="moderator@example.com")
+    market_id = (await api.data("query($id: ID!) { node(id: $id) { ... on Position { market { id } } } }",
+                                {"id": position["id"]}))["node"]["market"]["id"]
+    if settle == "resolve":
+        await api.data("mutation($id: ID!) { resolveMarket(id: $id, outcome: YES) { id } }", {"id": market_id},
+                       token=moderator.token)
+    else:
+        await api.data(UPDATE, {"id": market_id, "input": {"status": "CANCELLED"}}, token=moderator.token)
+    balance = (await api.data("{ me { balance } }", token=holder.token))["me"]["balance"]
+    body = await api.gql(UPDATE, {"id": market_id, "input": {"status": status}}, token=moderator.token)
+    assert codes(body) == ["CONFLICT"]
+    assert (await api.data("{ me { balance } }", token=holder.token))["me"]["balance"] == balance
+
+
+async def test_resolved_through_update_market_on_an_open_market_is_bad_user_input(api: Api) -> None:
+    moderator = await api.make_user(Role.MODERATOR, email="moderator@example.com")
+    market = await api.make_market(moderator)
+    body = await api.gql(UPDATE, {"id": market["id"], "input": {"status": "RESOLVED"}}, token=moderator.token)
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert list(body["errors"][0]["extensions"]["fields"]) == ["input.status"]

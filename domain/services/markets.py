@@ -109,10 +109,11 @@ async def update_market(
         market = await get_market_or_raise(uow, market_id)
         if market.creator_id != viewer.id and not viewer.can(MODERATE):
             raise Forbidden("You can only edit your own markets")
+        if edit.status is not None and market.status in FINAL:
+            # Before the input check: on a settled market any status, RESOLVED included, is CONFLICT.
+            raise Conflict(f"A {market.status.value} market's status cannot change")
         changes = edit_changes(edit, now=now)
         if changes.status is not None:
-            if market.status in FINAL:
-                raise Conflict(f"A {market.status.value} market's status cannot change")
             changes = replace(changes, require_status_in=RESOLVABLE)
         updated = await uow.markets.update(market.id, changes, now=now)
         if updated is None:
