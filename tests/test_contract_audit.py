@@ -127,3 +127,25 @@ async def test_resolved_through_update_market_on_an_open_market_is_bad_user_inpu
     body = await api.gql(UPDATE, {"id": market["id"], "input": {"status": "RESOLVED"}}, token=moderator.token)
     assert codes(body) == ["BAD_USER_INPUT"]
     assert list(body["errors"][0]["extensions"]["fields"]) == ["input.status"]
+
+
+async def test_update_market_may_move_the_end_date_into_the_past_which_stops_trading(api: Api) -> None:
+    """The contract asks a future endDate at createMarket only; a past one set later ends trading:
+    buying, selling and quoting are CONFLICT, and the market can still be resolved."""
+    position, holder = await held_position(api)
+    market_id = (await api.data("query($id: ID!) { node(id: $id) { ... on Position { market { id } } } }",
+                                {"id": position["id"]}))["node"]["market"]["id"]
+    moderator = await api.make_user(Role.MODERATOR, email="moderator@example.com")
+    moved = await api.data("mutation($id: ID!) { updateMarket(id: $id, input: {endDate: \"2020-01-01T00:00:00+02:00\"})"
+                           " { endDate status } }", {"id": market_id}, token=moderator.token)
+    assert moved["updateMarket"] == {"endDate": "2019-12-31T22:00:00+00:00", "status": "ACTIVE"}
+    balance = (await api.data("{ me { balance } }", token=holder.token))["me"]["balance"]
+    buying = {"input": {"marketId": market_id, "outcome": "NO", "amount": "5"}}
+    assert codes(await api.gql(OPEN, buying, token=holder.token)) == ["CONFLICT"]
+    assert codes(await api.gql(SELL, {"id": position["id"]}, token=holder.token)) == ["CONFLICT"]
+    quote = 'query($id: ID!) { quote(marketId: $id, outcome: YES, amount: "5") { shares } }'
+    assert codes(await api.gql(quote, {"id": market_id})) == ["CONFLICT"]
+    assert (await api.data("{ me { balance } }", token=holder.token))["me"]["balance"] == balance
+    await api.data("mutation($id: ID!) { resolveMarket(id: $id, outcome: YES) { id } }", {"id": market_id},
+                   token=moderator.token)
+    assert (await api.data(POSITION, {"id": position["id"]}))["node"]["soldAt"] is None
