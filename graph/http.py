@@ -9,9 +9,11 @@ from graph.json import dumps
 from graph.observe import record_error_codes
 
 
-def error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None, **extensions: object
+) -> Response:
     record_error_codes([code])
     return Response(
-        dumps({"errors": [error_body(message, code)]}), status_code=status, media_type="application/json",
+        dumps({"errors": [error_body(message, code, **extensions)]}), status_code=status, media_type="application/json",
         headers=headers,
     )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import strawberry
 from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
 
 CENTS = Decimal("0.01")
+# Plain decimal notation in ASCII digits, as JSON writes numbers (sign, point, exponent allowed).
+# Python's Decimal() alone also reads "1_000", non-ASCII digits ("١٢"), "NaN" and "Infinity".
+DECIMAL_NOTATION = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+ASCII_SPACE = " \t\n\r"
 
 
 class ScalarInputError(ValueError):
@@ -47,13 +52,12 @@ def parse_decimal(value: object) -> Decimal:
     """Read a decimal from its written digits (JSON numbers arrive as Decimal, never float)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ScalarInputError("Decimal must be a string or a number")
-    try:
-        parsed = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ScalarInputError(f"{value!r} is not a decimal number") from None
-    if not parsed.is_finite():
-        raise ScalarInputError("Decimal must be finite")
-    return parsed
+    written = str(value).strip(ASCII_SPACE)
+    if DECIMAL_NOTATION.fullmatch(written) is None:
+        if written.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
+            raise ScalarInputError("Decimal must be finite")
+        raise ScalarInputError(f"{value!r} is not a decimal number")
+    return Decimal(written)
 
 
 def parse_decimal_literal(node: ValueNode, _variables: object = None) -> Decimal:

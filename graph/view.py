@@ -129,8 +129,14 @@ class GraphQLView(GraphQL[Context, None]):
         return user
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
-        """Not for a persisted-query GET, which carries `extensions` instead of `query`."""
-        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+        """Only for a browser (`Accept: text/html`, as the contract says), never for a persisted-query
+        GET (it carries `extensions` instead of `query`). Strawberry also serves it for `*/*`, which
+        would answer a bare `GET /graphql` from curl or httpx with HTML instead of 400 BAD_REQUEST."""
+        return (
+            "extensions" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+            and super().should_render_graphql_ide(request)
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL from this server's vendored assets, not Strawberry's CDN page."""
@@ -183,7 +189,9 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as error:
             response = self.http_error(error)
         except RateLimited as error:
-            response = error_response(429, str(error), "RATE_LIMITED", {"Retry-After": str(error.retry_after)})
+            response = error_response(
+                429, str(error), "RATE_LIMITED", {"Retry-After": str(error.retry_after)}, retryAfter=error.retry_after
+            )
         except InvalidToken as error:
             response = error_response(
                 401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer error="invalid_token"'}

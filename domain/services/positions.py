@@ -142,13 +142,14 @@ async def sell_position(
 ) -> Position:
     """The holder sells every share back; CONFLICT if sold already, the market is not open, or
     the proceeds fall short of `minProceeds`."""
-    bound = limit(min_proceeds, field="minProceeds") if min_proceeds is not None else None
     async with uow:
         held = (await uow.positions.get_many([position_id])).get(position_id) if position_id is not None else None
         if held is None:
             raise NotFound("No position with this id")
         if held.user_id != viewer.id:
             raise Forbidden("Only the holder can sell a position")
+        # Permission before validation (contract): a stranger's bad minProceeds is still FORBIDDEN.
+        bound = limit(min_proceeds, field="minProceeds") if min_proceeds is not None else None
         market = await uow.markets.lock(held.market_id)
         if market is None:
             raise NotFound("No position with this id")
