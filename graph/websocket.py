@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
@@ -258,6 +258,10 @@ async def coded(results: AsyncGenerator[ExecutionResult, None], context: SocketC
                 for error in result.errors or ():
                     with_code(error, context, from_stream=from_stream)
                 yield result
+    except GraphQLSyntaxError as error:
+        # The document cache parses in its own hook, which strawberry's stream (unlike its HTTP path) does
+        # not guard: without this the operation's task crashes and the client sees a bare `complete`.
+        yield PreExecutionError(data=None, errors=[with_code(error, context, from_stream=False)])
     finally:
         await context.close()
 

@@ -3,12 +3,17 @@ way a client sees it (over HTTP, with the exact status, code and body)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
 
 from domain.roles import Role
 from tests.conftest import Api, codes
+from tests.live import WAIT_SECONDS, LiveServer, serving
 from tests.servers import instance
 
 OPEN = """mutation($input: OpenPositionInput!) {
@@ -149,3 +154,31 @@ async def test_update_market_may_move_the_end_date_into_the_past_which_stops_tra
     await api.data("mutation($id: ID!) { resolveMarket(id: $id, outcome: YES) { id } }", {"id": market_id},
                    token=moderator.token)
     assert (await api.data(POSITION, {"id": position["id"]}))["node"]["soldAt"] is None
+
+
+async def subscribe_once(server: LiveServer, document: str) -> dict[str, Any]:
+    """The first answer to one subscribe message on a fresh socket past connection_ack."""
+    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await asyncio.wait_for(socket.recv(), WAIT_SECONDS))["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document}}))
+        answer: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), WAIT_SECONDS))
+        return answer
+
+
+async def test_a_subscription_that_does_not_parse_closes_the_socket_with_4400(test_database_url: str) -> None:
+    """4400 with the syntax error as the reason (graphql-transport-ws), never the operation's task crashing
+    into a bare `complete` and an error-level traceback in the log."""
+    with serving(test_database_url, LOG_LEVEL="INFO") as server:
+        with pytest.raises(ConnectionClosed) as closed:
+            await subscribe_once(server, "subscription { marketEvents { id ")
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4400, "Syntax Error: Expected Name, found <EOF>.")
+        assert "Exception in worker task" not in server.log.read_text()
+
+
+async def test_a_subscription_that_does_not_validate_is_an_error_message_with_its_code(test_database_url: str) -> None:
+    with serving(test_database_url) as server:
+        answer = await subscribe_once(server, "subscription { marketEvents { nope } }")
+    assert answer["type"] == "error", answer
+    assert [error["extensions"]["code"] for error in answer["payload"]] == ["GRAPHQL_VALIDATION_FAILED"]
