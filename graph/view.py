@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -211,6 +211,10 @@ class GraphQLView(GraphQL[Context, None]):
     @staticmethod
     def http_error(error: HTTPException) -> Response:
         refused = error.__cause__
+        if isinstance(refused, CannotGetOperationTypeError):
+            # No operation of that name: the document does not validate for this request, which the
+            # contract answers with HTTP 200 like any other validation failure (not a transport 400).
+            return error_response(200, refused.as_http_error_reason(), "GRAPHQL_VALIDATION_FAILED")
         if isinstance(refused, InvalidOperationTypeError) and refused.operation_type is OperationType.SUBSCRIPTION:
             return error_response(400, "Subscriptions run over WebSocket (graphql-transport-ws) at /graphql",
                                   "BAD_REQUEST")

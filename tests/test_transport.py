@@ -562,3 +562,14 @@ async def test_other_routes_and_methods_answer_in_the_error_shape(
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     assert len(codes(response.json())) == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_an_unknown_operation_name_is_a_validation_failure_with_http_200(api: Api, method: str) -> None:
+    """A well-formed request naming no operation of its document is a GraphQL error, not a bad request."""
+    request = {"query": "query Count { markets { totalCount } }", "operationName": "Nope"}
+    response = await (api.http.get("/graphql", params=request) if method == "GET"
+                      else api.http.post("/graphql", json=request))
+    assert response.status_code == 200
+    assert response.json() == {"errors": [{"message": 'Unknown operation named "Nope".',
+                                           "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}
