@@ -230,8 +230,12 @@ def round_price(value: float) -> int:
 def make_positions(
     rng: random.Random, count: int, markets: list[Row], cutoffs: list[datetime], user_count: int
 ) -> list[Row]:
-    """Positions 1..count on markets picked by a heavy-tailed popularity, each between its market's open and cutoff."""
+    """Positions 1..count on markets picked by a heavy-tailed popularity, each between its market's open and cutoff.
+
+    Each market leans one way (YES bought 25 % to 75 % of the time), so that the market maker's
+    prices spread on both sides of 0.5 instead of all drifting the same way."""
     popularity = [rng.paretovariate(1.5) for _ in markets]
+    leans = [rng.uniform(0.25, 0.75) for _ in markets]
     picks = rng.choices(range(len(markets)), weights=popularity, k=count)
     rows: list[Row] = []
     for n, index in enumerate(picks, start=1):
@@ -239,7 +243,7 @@ def make_positions(
         span = int((cutoffs[index] - market["created_at"]).total_seconds())
         rows.append({
             "id": n, "market_id": market["id"], "user_id": rng.randint(1, user_count),
-            "outcome": Outcome.YES.value if rng.random() < 0.55 else Outcome.NO.value,
+            "outcome": Outcome.YES.value if rng.random() < leans[index] else Outcome.NO.value,
             "amount": Decimal(round(100 * 1000 ** rng.random())).scaleb(-2),
             "created_at": market["created_at"] + timedelta(seconds=rng.randint(1, span)),
         })
