@@ -49,8 +49,8 @@ class User:
     name: str
     role: Role
     created_at: datetime
+    balance: Decimal
     password_hash: str = ""
-    balance: Decimal = ZERO
 
     def can(self, permission: Permission) -> bool:
         return grants(self.role, permission)
@@ -68,10 +68,9 @@ class Market:
     creator_id: int
     created_at: datetime
     updated_at: datetime
-    # The market maker's pools (shares it holds); the defaults are only for records built
-    # before pools existed, never for stored markets.
-    yes_pool: Decimal = Decimal("100.00")
-    no_pool: Decimal = Decimal("100.00")
+    # The market maker's pools: the shares it holds.
+    yes_pool: Decimal
+    no_pool: Decimal
 
     @property
     def probability(self) -> float:
@@ -87,7 +86,7 @@ class Position:
     outcome: Outcome
     amount: Decimal
     created_at: datetime
-    shares: Decimal = ZERO
+    shares: Decimal
     proceeds: Decimal | None = None
     sold_at: datetime | None = None
     payout: Decimal | None = None

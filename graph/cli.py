@@ -146,9 +146,7 @@ async def seed(args: argparse.Namespace) -> None:
                 return
         report = await fill(
             container.engine, users=args.users, markets=args.markets, positions=args.positions, seed=args.seed,
-            password_hash=await container.hasher.hash(DEMO_PASSWORD),
-            starting_balance=container.settings.economy.starting_balance,
-            liquidity=container.settings.economy.market_liquidity,
+            password_hash=await container.hasher.hash(DEMO_PASSWORD), economy=container.settings.economy,
         )
         print(f"seeded {report.users} users, {report.markets} markets, {report.positions} positions "
               f"({report.sold} sold), {report.transactions} transactions "

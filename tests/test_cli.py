@@ -56,9 +56,11 @@ def test_create_user_then_token(test_database_url: str) -> None:
 
 async def test_a_cli_token_works_against_the_api(api: Api, test_database_url: str) -> None:
     markets("create-user", "--email", "mod@example.com", "--name", "Mod", "--password", "long enough",
-            "--role", "MODERATOR", database_url=test_database_url)
+            "--role", "MODERATOR", database_url=test_database_url, STARTING_BALANCE="250.5")
     token = markets("token", "--email", "mod@example.com", database_url=test_database_url).stdout.strip()
-    assert (await api.data("{ me { role } }", token=token)) == {"me": {"role": "MODERATOR"}}
+    # create-user grants STARTING_BALANCE, as signUp does.
+    assert (await api.data("{ me { role balance } }", token=token)) == {"me": {"role": "MODERATOR",
+                                                                             "balance": "250.50"}}
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -32,7 +32,9 @@ from tests.redis_server import RedisServer, private_redis
 UPDATED = "subscription($id: ID!) { marketUpdated(id: $id) { id name description status volume endDate } }"
 EVENTS = "subscription($status: MarketStatus) { marketEvents(status: $status) { id name status } }"
 VISIBLE = """subscription($id: ID!) { marketUpdated(id: $id) {
-  volume creator { email } positions(first: 5) { edges { node { user { id } } } } } }"""
+  volume creator { email balance } positions(first: 5) { edges { node { user { id } } } } } }"""
+PRICED = "subscription($id: ID!) { marketUpdated(id: $id) { volume probability yesPool noPool } }"
+SELL = "mutation($id: ID!) { sellPosition(id: $id) { id } }"
 CREATE = "mutation($input: CreateMarketInput!) { createMarket(input: $input) { id } }"
 UPDATE = "mutation($id: ID!, $input: UpdateMarketInput!) { updateMarket(id: $id, input: $input) { id } }"
 OPEN = "mutation($input: OpenPositionInput!) { openPosition(input: $input) { id } }"
@@ -216,6 +218,9 @@ async def test_payload_fields_follow_the_subscribers_permissions(
     assert {name: event["creator"]["email"] for name, event in seen.items()} == {
         "holder": holder.user.email, "stranger": None, "promoted": None, "anonymous": None,
     }
+    assert {name: event["creator"]["balance"] for name, event in seen.items()} == {
+        "holder": "997.00", "stranger": None, "promoted": None, "anonymous": None,
+    }
     assert {event["volume"] for event in seen.values()} == {"3.00"}
 
 
@@ -234,6 +239,22 @@ async def test_the_creators_ledger_in_a_payload_is_theirs_and_admins_only(api: A
     assert {name: event["creator"]["transactions"] for name, event in seen.items()} == {
         "creator": ledger["transactions"], "stranger": None, "admin": ledger["transactions"], "anonymous": None,
     }
+
+
+async def test_a_sale_fires_market_updated_with_the_new_price(api: Api, route: tuple[LiveServer, LiveServer]) -> None:
+    """A sale moves the pools and the probability without the volume: subscribers still hear of it."""
+    writer, reader = route
+    holder = await api.make_user()
+    market = await create(writer, holder)
+    bought = await writer.data(OPEN, {"input": {"marketId": market, "outcome": "YES", "amount": "10"}},
+                               token=holder.token)
+    async with reader.client(token=holder.token) as session:
+        watch = Watch(session, PRICED, {"id": market})
+        await reader.until_subscribed(1)
+        await writer.data(SELL, {"id": bought["openPosition"]["id"]}, token=holder.token)
+        event = (await watch.next())["marketUpdated"]
+        await watch.stop()
+    assert event == {"volume": "10.00", "probability": 0.5, "yesPool": "100.01", "noPool": "100.01"}
 
 
 async def test_connection_init_accepts_a_lower_case_authorization_key(api: Api, solo: LiveServer) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, literal, select, update
+from sqlalchemy import and_, case, func, insert, literal, select, text, update
 
 from domain.entities import ZERO, Outcome, Transaction, TransactionKind
 from domain.pagination import Page, PageRequest
@@ -18,6 +18,10 @@ from persistence.tables import positions, transactions, users
 from persistence.types import Money, UTCDateTime
 
 NEWEST_FIRST = (SortColumn(transactions.c.created_at, True), SortColumn(transactions.c.id, True))
+LOCK_HOLDERS = text(
+    "SELECT id FROM users WHERE id = ANY(ARRAY(SELECT DISTINCT user_id FROM positions"
+    " WHERE market_id = :market_id AND sold_at IS NULL AND payout > 0)) ORDER BY id FOR UPDATE"
+)
 
 
 def to_transaction(row: Any) -> Transaction:
@@ -66,12 +70,10 @@ class SqlLedgerRepository:
         )
         settled = await self._session.execute(update(positions).where(open_positions).values(payout=payout))
         paid = and_(positions.c.market_id == market_id, positions.c.sold_at.is_(None), positions.c.payout > money(ZERO))
-        holders = select(positions.c.user_id).where(paid)
         if self._session.dialect == "postgresql":
-            # Every holder's row locked in id order, so two settlements never wait on each other in a cycle.
-            await self._session.execute(
-                select(users.c.id).where(users.c.id.in_(holders)).order_by(users.c.id).with_for_update()
-            )
+            # Every holder's row locked in id order, so two settlements never wait on each other in a
+            # cycle. ARRAY(…) makes it one primary-key lookup per holder whatever the statistics say.
+            await self._session.execute(LOCK_HOLDERS, {"market_id": market_id})
         credits = (
             select(positions.c.user_id, func.sum(positions.c.payout).label("total"))
             .where(paid).group_by(positions.c.user_id).subquery()
@@ -92,12 +94,13 @@ class SqlLedgerRepository:
         by_user = positions.c.user_id
         running = func.sum(positions.c.payout).over(partition_by=by_user, order_by=positions.c.id, rows=(None, 0))
         total = func.sum(positions.c.payout).over(partition_by=by_user)
+        # A primary-key lookup per row rather than a join, whose plan fresh statistics can ruin.
+        balance = select(users.c.balance).where(users.c.id == positions.c.user_id).scalar_subquery()
         return (
             select(
-                positions.c.user_id, literal(kind.value), positions.c.payout, users.c.balance - total + running,
+                positions.c.user_id, literal(kind.value), positions.c.payout, balance - total + running,
                 positions.c.market_id, positions.c.id, literal(clock(), UTCDateTime()),
             )
-            .join_from(positions, users, users.c.id == positions.c.user_id)
             .where(paid)
             .order_by(positions.c.user_id, positions.c.id)
         )

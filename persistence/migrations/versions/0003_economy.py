@@ -7,17 +7,14 @@ Revises: 0002
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
 
 import persistence.types
-from domain.entities import Outcome
-from domain.market_maker import Pools, buy, from_cents, to_cents
+from domain.market_maker import from_cents, to_cents
+from persistence.replay import replay_purchases
 
 revision = '0003'
 down_revision = '0002'
@@ -28,7 +25,6 @@ IDENTITY = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 MONEY = persistence.types.Money(precision=14, scale=2)
 WHEN = persistence.types.UTCDateTime(timezone=True)
 GRANT_NOTE = "Starting balance, with the amounts of positions opened before balances existed"
-BATCH = 5000
 
 
 def setting(name: str, default: str) -> Decimal:
@@ -113,84 +109,8 @@ def upgrade() -> None:
     op.create_index('ix_idempotency_keys_created_at', 'idempotency_keys', ['created_at'])
     op.create_index('ix_idempotency_keys_position_id', 'idempotency_keys', ['position_id'])
 
-    replay_existing_data(starting=setting('STARTING_BALANCE', '1000.00'), liquidity=liquidity)
-
-
-# Lightweight tables as this revision sees them (never the application's current metadata).
-USERS = sa.table('users', sa.column('id', IDENTITY), sa.column('created_at', WHEN), sa.column('balance', MONEY))
-MARKETS = sa.table('markets', sa.column('id', IDENTITY), sa.column('created_at', WHEN),
-                   sa.column('yes_pool', MONEY), sa.column('no_pool', MONEY))
-POSITIONS = sa.table('positions', sa.column('id', IDENTITY), sa.column('market_id', IDENTITY),
-                     sa.column('user_id', IDENTITY), sa.column('outcome', sa.String), sa.column('amount', MONEY),
-                     sa.column('created_at', WHEN), sa.column('shares', MONEY))
-TRANSACTIONS = sa.table('transactions', sa.column('user_id', IDENTITY), sa.column('kind', sa.String),
-                        sa.column('amount', MONEY), sa.column('balance_after', MONEY),
-                        sa.column('market_id', IDENTITY), sa.column('position_id', IDENTITY),
-                        sa.column('note', sa.String), sa.column('created_at', WHEN))
-PRICE_POINTS = sa.table('price_points', sa.column('market_id', IDENTITY), sa.column('yes_pool', MONEY),
-                        sa.column('no_pool', MONEY), sa.column('at', WHEN))
-
-
-def write(table: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert in batches of executemany (one round trip per batch on asyncpg)."""
-    bind = op.get_bind()
-    for start in range(0, len(rows), BATCH):
-        bind.execute(table.insert(), rows[start:start + BATCH])
-
-
-def update_by_id(table: Any, rows: list[dict[str, Any]], **columns: str) -> None:
-    """`UPDATE table SET column = :value WHERE id = :row_id` for many rows, batched."""
-    statement = table.update().where(table.c.id == sa.bindparam('row_id')).values(
-        {name: sa.bindparam(param) for name, param in columns.items()}
-    )
-    bind = op.get_bind()
-    for start in range(0, len(rows), BATCH):
-        bind.execute(statement, rows[start:start + BATCH])
-
-
-def replay_existing_data(*, starting: Decimal, liquidity: int) -> None:
-    """The contract's "Existing data": each user a GRANT of STARTING_BALANCE plus their positions'
-    amounts, then every position a BUY in (created_at, id) order through its market's maker."""
-    bind = op.get_bind()
-    held = bind.execute(sa.select(POSITIONS).order_by(POSITIONS.c.created_at, POSITIONS.c.id)).all()
-    users = bind.execute(sa.select(USERS.c.id, USERS.c.created_at).order_by(USERS.c.id)).all()
-    markets = bind.execute(sa.select(MARKETS.c.id, MARKETS.c.created_at).order_by(MARKETS.c.id)).all()
-    spent: dict[int, int] = defaultdict(int)
-    first_position: dict[int, datetime] = {}
-    for position in held:
-        spent[position.user_id] += to_cents(position.amount)
-        first_position.setdefault(position.user_id, position.created_at)
-    balances = {user.id: to_cents(starting) + spent[user.id] for user in users}
-    grants = [
-        {"user_id": user.id, "kind": "GRANT", "amount": from_cents(balances[user.id]),
-         "balance_after": from_cents(balances[user.id]), "market_id": None, "position_id": None,
-         "note": GRANT_NOTE, "created_at": min(user.created_at, first_position.get(user.id, user.created_at))}
-        for user in users
-    ]
-    pools = {market.id: Pools(liquidity, liquidity) for market in markets}
-    points = [{"market_id": m.id, "yes_pool": from_cents(liquidity), "no_pool": from_cents(liquidity),
-               "at": m.created_at} for m in markets]
-    buys: list[dict[str, Any]] = []
-    shares: list[dict[str, Any]] = []
-    for position in held:
-        amount = to_cents(position.amount)
-        trade = buy(pools[position.market_id], Outcome(position.outcome), amount)
-        pools[position.market_id] = trade.after
-        balances[position.user_id] -= amount
-        shares.append({"row_id": position.id, "shares": trade.shares_decimal})
-        buys.append({"user_id": position.user_id, "kind": "BUY", "amount": -position.amount,
-                     "balance_after": from_cents(balances[position.user_id]), "market_id": position.market_id,
-                     "position_id": position.id, "note": None, "created_at": position.created_at})
-        points.append({"market_id": position.market_id, "yes_pool": trade.after.yes_pool,
-                       "no_pool": trade.after.no_pool, "at": position.created_at})
-    write(TRANSACTIONS, grants)
-    write(TRANSACTIONS, buys)
-    write(PRICE_POINTS, points)
-    update_by_id(POSITIONS, shares, shares='shares')
-    moved = [{"row_id": market_id, "yes": p.yes_pool, "no": p.no_pool}
-             for market_id, p in pools.items() if p != Pools(liquidity, liquidity)]
-    update_by_id(MARKETS, moved, yes_pool='yes', no_pool='no')
-    bind.execute(USERS.update().values(balance=starting))
+    replay_purchases(op.get_bind(), starting_balance=setting('STARTING_BALANCE', '1000.00'),
+                     liquidity=from_cents(liquidity), note=GRANT_NOTE)
 
 
 def downgrade() -> None:
