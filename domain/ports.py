@@ -106,6 +106,9 @@ class LedgerRepository(Protocol):
         """Pay every unsold, unsettled position of the market: `shares` to holders of `winner`
         (0.00 to the others), or its `amount` back when `winner` is None (a refund). Set-based:
         a fixed number of statements whatever the number of positions. The number of positions settled."""
+    async def detach_market(self, market_id: int) -> None:
+        """Before a market is deleted: its transactions stay, without market and position, in one
+        statement (rather than two foreign-key updates per transaction during the delete)."""
     async def get_many(self, ids: Sequence[int]) -> Mapping[int, Transaction]: ...
     async def pages_by_user(
         self, user_ids: Sequence[int], request: PageRequest

@@ -139,6 +139,7 @@ async def delete_market(*, uow: UnitOfWork, clock: Clock, market_id: int | None)
             raise NotFound("No market with this id")
         if market.status not in FINAL:
             await uow.ledger.settle(market_id=market.id, winner=None, clock=clock)
+        await uow.ledger.detach_market(market.id)
         if not await uow.markets.delete(market.id):
             raise NotFound("No market with this id")
         await uow.commit()

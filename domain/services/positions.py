@@ -61,14 +61,11 @@ def idempotency_key(value: str, *, field: str = "input.idempotencyKey") -> str:
     return value
 
 
-def open_for_trading(market: Market, now: datetime) -> bool:
-    return market.status is MarketStatus.ACTIVE and (market.end_date is None or market.end_date > now)
-
-
 def ensure_open(market: Market, now: datetime) -> None:
+    """CONFLICT unless the market is ACTIVE and its end date (if any) is still ahead."""
     if market.status is not MarketStatus.ACTIVE:
         raise Conflict(f"Market is not open for trading (status {market.status.value})")
-    if not open_for_trading(market, now):
+    if market.end_date is not None and market.end_date <= now:
         raise Conflict("Market is not open for trading (its end date has passed)")
 
 

@@ -20,7 +20,7 @@ from persistence.types import Money, UTCDateTime
 NEWEST_FIRST = (SortColumn(transactions.c.created_at, True), SortColumn(transactions.c.id, True))
 LOCK_HOLDERS = text(
     "SELECT id FROM users WHERE id = ANY(ARRAY(SELECT DISTINCT user_id FROM positions"
-    " WHERE market_id = :market_id AND sold_at IS NULL AND payout > 0)) ORDER BY id FOR UPDATE"
+    " WHERE market_id = :market_id AND sold_at IS NULL AND payout > 0)) ORDER BY id FOR NO KEY UPDATE"
 )
 
 
@@ -86,6 +86,11 @@ class SqlLedgerRepository:
             self._payout_rows(paid, TransactionKind.REFUND if winner is None else TransactionKind.PAYOUT, clock),
         ))
         return int(settled.rowcount)
+
+    async def detach_market(self, market_id: int) -> None:
+        await self._session.execute(
+            update(transactions).where(transactions.c.market_id == market_id).values(market_id=None, position_id=None)
+        )
 
     @staticmethod
     def _payout_rows(paid: Any, kind: TransactionKind, clock: Clock) -> Any:

@@ -124,10 +124,11 @@ class SqlMarketRepository:
         return True
 
     async def lock(self, market_id: int) -> Market | None:
-        """SELECT … FOR UPDATE on PostgreSQL. On SQLite a no-op UPDATE instead: the driver begins
+        """SELECT … FOR NO KEY UPDATE on PostgreSQL (the lock an UPDATE takes, so foreign-key checks
+        of rows that reference the market are not blocked). On SQLite a no-op UPDATE instead: the driver begins
         the transaction only at the first write, so a plain read could be stale by the time of
         the trade's writes; the write takes the database's one write lock, and then the row."""
-        statement: Any = select(markets).where(markets.c.id == market_id).with_for_update()
+        statement: Any = select(markets).where(markets.c.id == market_id).with_for_update(key_share=True)
         if self._session.dialect == "sqlite":
             statement = (
                 update(markets).where(markets.c.id == market_id).values(yes_pool=markets.c.yes_pool).returning(markets)
