@@ -119,7 +119,7 @@ class SeedReport:
 
 async def seed(
     engine: AsyncEngine, *, users: int = 1000, markets: int = 10000, positions: int = 100000, seed: int = 42,
-    password_hash: str, starting_balance: Decimal = STARTING_BALANCE, liquidity: Decimal = MARKET_LIQUIDITY,
+    password_hash: str, economy: Economy | None = None,
 ) -> SeedReport:
     """Fill an empty database with deterministic demo data; a non-empty one raises ValueError."""
     started = time.perf_counter()
@@ -131,21 +131,22 @@ async def seed(
     add_volumes(market_rows, position_rows)
     sales = choose_sales(rng, position_rows, {m["id"]: c for m, c in zip(market_rows, cutoffs, strict=True)},
                          SALE_SHARE)
-    economy = replay(user_rows, market_rows, position_rows, sales, starting_balance=starting_balance,
-                     liquidity=liquidity)
+    money = economy or Economy()
+    replayed = replay(user_rows, market_rows, position_rows, sales, starting_balance=money.starting_balance,
+                      liquidity=money.market_liquidity)
     for user in user_rows:
-        user["balance"] = economy.balances[user["id"]]
+        user["balance"] = replayed.balances[user["id"]]
     async with engine.begin() as conn:
         await ensure_empty(conn)
         await insert_chunks(conn, tables.users, user_rows)
         await insert_chunks(conn, tables.markets, market_rows)
         await insert_chunks(conn, tables.positions, position_rows)
-        await insert_chunks(conn, tables.transactions, economy.transactions)
-        await insert_chunks(conn, tables.price_points, economy.price_points)
+        await insert_chunks(conn, tables.transactions, replayed.transactions)
+        await insert_chunks(conn, tables.price_points, replayed.price_points)
         if conn.dialect.name == "postgresql":
             await reset_sequences(conn)
     return SeedReport(users, markets, positions, round(time.perf_counter() - started, 3), sold=len(sales),
-                      transactions=len(economy.transactions))
+                      transactions=len(replayed.transactions))
 
 
 def check_counts(users: int, markets: int, positions: int) -> None:
@@ -166,6 +167,7 @@ def make_users(rng: random.Random, count: int, password_hash: str) -> list[Row]:
             "id": n, "email": f"user{n}@example.com", "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
             "role": roles.get(n, Role.USER).value, "password_hash": password_hash,
             "created_at": BASE - timedelta(seconds=2 * YEAR - rng.randrange(YEAR)),
+            "balance": Decimal("0.00"),  # set by the replay (seed_economy)
         }
         for n in range(1, count + 1)
     ]
@@ -204,7 +206,7 @@ def market_row(rng: random.Random, n: int, status: MarketStatus, created: dateti
     return {
         "id": n, "name": name, "description": description, "status": status.value, "volume": Decimal("0.00"),
         "end_date": end, "resolved_outcome": resolved, "creator_id": creator_id, "created_at": created,
-        "updated_at": updated,
+        "updated_at": updated, "yes_pool": Decimal("0.01"), "no_pool": Decimal("0.01"),  # set by the replay
     }
 
 
@@ -230,8 +232,12 @@ def round_price(value: float) -> int:
 def make_positions(
     rng: random.Random, count: int, markets: list[Row], cutoffs: list[datetime], user_count: int
 ) -> list[Row]:
-    """Positions 1..count on markets picked by a heavy-tailed popularity, each between its market's open and cutoff."""
+    """Positions 1..count on markets picked by a heavy-tailed popularity, each between its market's open and cutoff.
+
+    Each market leans one way (YES bought 25 % to 75 % of the time), so that the market maker's
+    prices spread on both sides of 0.5 instead of all drifting the same way."""
     popularity = [rng.paretovariate(1.5) for _ in markets]
+    leans = [rng.uniform(0.25, 0.75) for _ in markets]
     picks = rng.choices(range(len(markets)), weights=popularity, k=count)
     rows: list[Row] = []
     for n, index in enumerate(picks, start=1):
@@ -239,9 +245,10 @@ def make_positions(
         span = int((cutoffs[index] - market["created_at"]).total_seconds())
         rows.append({
             "id": n, "market_id": market["id"], "user_id": rng.randint(1, user_count),
-            "outcome": Outcome.YES.value if rng.random() < 0.55 else Outcome.NO.value,
+            "outcome": Outcome.YES.value if rng.random() < leans[index] else Outcome.NO.value,
             "amount": Decimal(round(100 * 1000 ** rng.random())).scaleb(-2),
             "created_at": market["created_at"] + timedelta(seconds=rng.randint(1, span)),
+            "shares": Decimal("0.00"),  # set by the replay (seed_economy)
         })
     return rows
 

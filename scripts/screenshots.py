@@ -95,6 +95,7 @@ def main() -> None:
             page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror").click()
             page.keyboard.insert_text(json.dumps({"Authorization": f"Bearer {token}"}, indent=2))
             page.keyboard.press("Control+Home")  # scrolled back to the start of the header
+            page.wait_for_timeout(300)  # GraphiQL re-parses after an edit; until then it sees the default's operations
             page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
             expect(page.locator(".graphiql-response")).to_contain_text("ADMIN")
             shoot(page, "graphiql.png")
@@ -123,6 +124,17 @@ def main() -> None:
             expect(page.locator(".summary").last).to_contain_text("users")
             page.locator("tbody tr select").nth(2).select_option("MODERATOR")
             shoot(page, "admin-users.png")
+
+            # A balance adjustment, at its confirm step.
+            first = page.locator(".results").last.locator("tbody tr[data-user-id]").first
+            name = first.locator("th").inner_text()
+            first.get_by_role("button", name=f"Adjust the balance of {name}").click()
+            page.get_by_label(f"Amount for {name}").fill("250.00")
+            page.get_by_label(f"Note for {name}").fill("Winner of the autumn forecasting contest")
+            page.get_by_role("button", name="Adjust balance").click()
+            expect(page.get_by_role("dialog")).to_be_visible()
+            shoot(page, "admin-adjust-balance.png")
+            page.get_by_role("dialog").get_by_role("button", name="Keep it").click()
 
             # A USER signed in: the API refuses, the console says so.
             page.get_by_role("button", name="Sign out").click()

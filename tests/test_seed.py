@@ -11,6 +11,7 @@ from sqlalchemy import select
 from domain.entities import MarketStatus
 from persistence import tables
 from persistence.seed import MARKET_LIQUIDITY, STARTING_BALANCE, seed
+from tests.books import assert_books_balance
 from tests.conftest import Api
 from tests.factories import PASSWORD_HASH
 
@@ -38,48 +39,19 @@ async def seeded(api: Api) -> dict[str, list[Any]]:
     return found
 
 
-async def test_every_balance_is_its_ledger_and_never_below_zero(api: Api) -> None:
+async def test_the_books_balance_and_the_history_starts_at_creation(api: Api) -> None:
+    """Balances are their ledgers, pools follow the formulas, one price point per trade (tests/books.py);
+    every user keeps STARTING_BALANCE to spend; each history starts at the market's creation."""
     data = await seeded(api)
-    running: dict[int, Decimal] = defaultdict(Decimal)
-    for row in data["transactions"]:
-        running[row.user_id] += row.amount
-        assert row.balance_after == running[row.user_id] >= ZERO
-    for user in data["users"]:
-        assert user.balance == running[user.id]
-        # Everyone keeps STARTING_BALANCE to spend, and more once sales and payouts come in.
-        assert user.balance >= STARTING_BALANCE
-    kinds = {row.kind for row in data["transactions"]}
-    assert kinds == {"GRANT", "BUY", "SELL", "PAYOUT", "REFUND"}
-
-
-async def test_pools_volumes_and_history_follow_the_formulas(api: Api) -> None:
-    data = await seeded(api)
-    by_market: dict[int, list[Any]] = defaultdict(list)
-    for position in data["positions"]:
-        by_market[position.market_id].append(position)
-    points: dict[int, list[Any]] = defaultdict(list)
+    await assert_books_balance(api.container.engine, liquidity=MARKET_LIQUIDITY)
+    assert min(user.balance for user in data["users"]) >= STARTING_BALANCE
+    assert {row.kind for row in data["transactions"]} == {"GRANT", "BUY", "SELL", "PAYOUT", "REFUND"}
+    first: dict[int, Any] = {}
     for point in data["points"]:
-        points[point.market_id].append(point)
+        first.setdefault(point.market_id, point)
     for market in data["markets"]:
-        held = by_market[market.id]
-        pools = {"YES": MARKET_LIQUIDITY, "NO": MARKET_LIQUIDITY}
-        for position in held:
-            for side in pools:
-                pools[side] += position.amount
-            pools[position.outcome] -= position.shares
-            if position.sold_at is not None:
-                pools[position.outcome] += position.shares
-                for side in pools:
-                    pools[side] -= position.proceeds
-        assert (market.yes_pool, market.no_pool) == (pools["YES"], pools["NO"])
-        assert market.yes_pool * market.no_pool >= MARKET_LIQUIDITY**2
-        assert market.volume == sum((p.amount for p in held), ZERO)
-        trades = len(held) + sum(p.sold_at is not None for p in held)
-        history = points[market.id]
-        assert len(history) == 1 + trades
-        assert (history[0].yes_pool, history[0].no_pool, history[0].at) == (
+        assert (first[market.id].yes_pool, first[market.id].no_pool, first[market.id].at) == (
             MARKET_LIQUIDITY, MARKET_LIQUIDITY, market.created_at)
-        assert (history[-1].yes_pool, history[-1].no_pool) == (market.yes_pool, market.no_pool)
 
 
 async def test_sales_and_settlements_are_recorded_as_the_server_would(api: Api) -> None:

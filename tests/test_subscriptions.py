@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -122,6 +123,27 @@ async def set_role(api: Api, member: Member, role: Role) -> None:
         await uow.commit()
 
 
+async def first_payloads(
+    reader: LiveServer, viewers: dict[str, str | None], document: str, market: str,
+    write: Callable[[], Awaitable[object]],
+) -> dict[str, Any]:
+    """Each viewer's first `marketUpdated` payload of `document` on `market`, all subscribed on
+    `reader` before `write` runs."""
+    sessions = {name: reader.client(token=token) for name, token in viewers.items()}
+    watches: dict[str, Watch] = {}
+    try:
+        for name, client in sessions.items():
+            watches[name] = Watch(await client.connect_async(), document, {"id": market})
+        await reader.until_subscribed(len(viewers))
+        await write()
+        return {name: (await watch.next())["marketUpdated"] for name, watch in watches.items()}
+    finally:
+        for watch in watches.values():
+            await watch.stop()
+        for client in sessions.values():
+            await client.close_async()
+
+
 async def test_market_updated_fires_for_each_shown_field_and_only_its_market(
     api: Api, route: tuple[LiveServer, LiveServer]
 ) -> None:
@@ -200,19 +222,8 @@ async def test_payload_fields_follow_the_subscribers_permissions(
     await set_role(api, promoted, Role.MODERATOR)
     market = await create(writer, holder)
     viewers = {"holder": holder.token, "stranger": stranger.token, "promoted": promoted.token, "anonymous": None}
-    sessions = {name: reader.client(token=token) for name, token in viewers.items()}
-    watches: dict[str, Watch] = {}
-    try:
-        for name, client in sessions.items():
-            watches[name] = Watch(await client.connect_async(), VISIBLE, {"id": market})
-        await reader.until_subscribed(len(viewers))
-        await writer.data(OPEN, {"input": {"marketId": market, "outcome": "NO", "amount": "3"}}, token=holder.token)
-        seen = {name: (await watch.next())["marketUpdated"] for name, watch in watches.items()}
-    finally:
-        for watch in watches.values():
-            await watch.stop()
-        for client in sessions.values():
-            await client.close_async()
+    seen = await first_payloads(reader, viewers, VISIBLE, market, lambda: writer.data(
+        OPEN, {"input": {"marketId": market, "outcome": "NO", "amount": "3"}}, token=holder.token))
     holder_id = {"id": holder.id}
     assert {name: event["positions"]["edges"][0]["node"]["user"] for name, event in seen.items()} == {
         "holder": holder_id, "stranger": None, "promoted": holder_id, "anonymous": None,
@@ -235,23 +246,12 @@ async def test_the_creators_ledger_in_a_payload_is_theirs_and_admins_only(api: A
     admin = await api.make_user(Role.ADMIN)
     market = await create(solo, creator)
     viewers = {"creator": creator.token, "stranger": stranger.token, "admin": admin.token, "anonymous": None}
-    sessions = {name: solo.client(token=token) for name, token in viewers.items()}
-    watches: dict[str, Watch] = {}
-    try:
-        for name, client in sessions.items():
-            watches[name] = Watch(await client.connect_async(), LEDGER, {"id": market})
-        await solo.until_subscribed(len(viewers))
-        await solo.data(UPDATE, {"id": market, "input": {"name": "Will it pour?"}}, token=creator.token)
-        seen = {name: (await watch.next())["marketUpdated"]["creator"]["transactions"]
-                for name, watch in watches.items()}
-    finally:
-        for watch in watches.values():
-            await watch.stop()
-        for client in sessions.values():
-            await client.close_async()
-    ledger = await solo.data("{ me { transactions(first: 5) { totalCount } } }", token=creator.token)
-    assert seen == {"creator": ledger["me"]["transactions"], "stranger": None, "admin": ledger["me"]["transactions"],
-                    "anonymous": None}
+    seen = await first_payloads(solo, viewers, LEDGER, market, lambda: solo.data(
+        UPDATE, {"id": market, "input": {"name": "Will it pour?"}}, token=creator.token))
+    ledger = (await solo.data("{ me { transactions(first: 5) { totalCount } } }", token=creator.token))["me"]
+    assert {name: event["creator"]["transactions"] for name, event in seen.items()} == {
+        "creator": ledger["transactions"], "stranger": None, "admin": ledger["transactions"], "anonymous": None,
+    }
 
 
 async def test_a_sale_fires_market_updated_with_the_new_price(api: Api, route: tuple[LiveServer, LiveServer]) -> None:

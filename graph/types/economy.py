@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
+from aiodataloader import DataLoader
 from strawberry.types import Info
 
 from domain.entities import PricePoint, Transaction, TransactionKind
@@ -18,6 +20,8 @@ from graph.types.node import Node
 if TYPE_CHECKING:
     from graph.types.markets import MarketType
     from graph.types.positions import PositionType
+
+T = TypeVar("T")
 
 TransactionKindEnum = strawberry.enum(
     TransactionKind, name="TransactionKind", description="What moved money in or out of a balance."
@@ -51,10 +55,7 @@ class TransactionType(Node):
     async def market(self, info: Info) -> Annotated[MarketType, strawberry.lazy("graph.types.markets")] | None:
         from graph.types.markets import MarketType
 
-        if self.market_pk is None:
-            return None
-        market = await info.context.loaders.market.load(self.market_pk)
-        return MarketType.from_entity(market) if market is not None else None
+        return await referenced(info.context.loaders.market, self.market_pk, MarketType.from_entity)
 
     @strawberry.field(
         description="The position concerned (BUY, SELL, PAYOUT, REFUND); null for others, and once it is deleted."
@@ -62,10 +63,14 @@ class TransactionType(Node):
     async def position(self, info: Info) -> Annotated[PositionType, strawberry.lazy("graph.types.positions")] | None:
         from graph.types.positions import PositionType
 
-        if self.position_pk is None:
-            return None
-        position = await info.context.loaders.position.load(self.position_pk)
-        return PositionType.from_entity(position) if position is not None else None
+        return await referenced(info.context.loaders.position, self.position_pk, PositionType.from_entity)
+
+
+async def referenced(loader: DataLoader, pk: int | None, to_type: Callable[[Any], T]) -> T | None:
+    """What a ledger row points at, through `loader`; None when it points at nothing, or at a row
+    deleted since (the reference is set to NULL then, but a page read just before may still hold it)."""
+    entity = await loader.load(pk) if pk is not None else None
+    return to_type(entity) if entity is not None else None
 
 
 @strawberry.type(name="PricePoint")

@@ -39,11 +39,8 @@ async def load_node(info: Info, global_id: str, *, only: str | None = None) -> A
     if type_name not in kinds:
         return None
     loader, to_type = kinds[type_name]
-    if type_name == "Transaction" and info.context.viewer is None:
-        return None  # not even a statement: nobody anonymous may see one
     entity = await loader.load(pk)
-    if entity is None:
-        return None
-    if type_name == "Transaction" and not owner_or(info.context.viewer, entity.user_id, Permission.ADMIN):
+    if entity is None or (type_name == "Transaction" and not owner_or(info.context.viewer, entity.user_id,
+                                                                       Permission.ADMIN)):
         return None
     return to_type(entity)

@@ -297,20 +297,32 @@ async def open_editor(page: Any, scope: Any, name: str) -> Any:
     return form
 
 
-async def test_an_admin_sees_balances_and_adjusts_one(api: Api, page: Any, live_server: Server) -> None:
+async def submit(form: Any, name: str, amount: str, note: str | None = None) -> None:
+    """Type an amount (and a note) into `name`'s balance form and send it to the confirmation."""
+    await form.get_by_label(f"Amount for {name}").fill(amount)
+    if note is not None:
+        await form.get_by_label(f"Note for {name}").fill(note)
+    await form.get_by_role("button", name="Adjust balance").click()
+
+
+async def admin_on_users(api: Api, page: Any, server: Server) -> tuple[Member, Member, Decimal, Any]:
+    """An admin on the users page, Uma listed there: (admin, Uma, her balance, the list)."""
     admin = await api.make_user(Role.ADMIN, name="Ada Admin")
     user = await api.make_user(Role.USER, name="Uma User")
-    before = await balance_of(live_server, user, admin)
-    await sign_in(page, live_server, admin)
+    before = await balance_of(server, user, admin)
+    await sign_in(page, server, admin)
     await page.get_by_role("link", name="Users").click()
     listed = page.locator(".results").last
     await expect(row(listed, "Uma User").locator("td.balance")).to_have_text(f"{before:.2f}")
+    return admin, user, before, listed
+
+
+async def test_an_admin_sees_balances_and_adjusts_one(api: Api, page: Any, live_server: Server) -> None:
+    admin, user, before, listed = await admin_on_users(api, page, live_server)
 
     # Asked first: "Keep it" changes nothing.
     form = await open_editor(page, listed, "Uma User")
-    await form.get_by_label("Amount for Uma User").fill("25.50")
-    await form.get_by_label("Note for Uma User").fill("Prize for the spring quiz")
-    await form.get_by_role("button", name="Adjust balance").click()
+    await submit(form, "Uma User", "25.50", "Prize for the spring quiz")
     await expect(page.get_by_role("dialog")).to_contain_text("25.50 will be credited to the balance of Uma User")
     await confirm(page, "Keep it")
     assert await balance_of(live_server, user, admin) == before
@@ -327,9 +339,7 @@ async def test_an_admin_sees_balances_and_adjusts_one(api: Api, page: Any, live_
     await page.get_by_role("button", name="Find user").click()
     found = page.locator(".results").first
     form = await open_editor(page, found, "Uma User")
-    await form.get_by_label("Amount for Uma User").fill("-5")
-    await form.get_by_label("Note for Uma User").fill("Correction")
-    await form.get_by_role("button", name="Adjust balance").click()
+    await submit(form, "Uma User", "-5", "Correction")
     await expect(page.get_by_role("dialog")).to_contain_text("5 will be debited from the balance of Uma User")
     await confirm(page, "Debit balance")
     final = after - Decimal("5")
@@ -344,18 +354,11 @@ async def test_an_admin_sees_balances_and_adjusts_one(api: Api, page: Any, live_
 async def test_a_refused_adjustment_shows_the_code_and_moves_nothing(
     api: Api, page: Any, live_server: Server
 ) -> None:
-    admin = await api.make_user(Role.ADMIN, name="Ada Admin")
-    user = await api.make_user(Role.USER, name="Uma User")
-    before = await balance_of(live_server, user, admin)
-    await sign_in(page, live_server, admin)
-    await page.get_by_role("link", name="Users").click()
-    listed = page.locator(".results").last
+    admin, user, before, listed = await admin_on_users(api, page, live_server)
     form = await open_editor(page, listed, "Uma User")
 
     # Three decimal places: BAD_USER_INPUT naming the field.
-    await form.get_by_label("Amount for Uma User").fill("1.005")
-    await form.get_by_label("Note for Uma User").fill("Too precise")
-    await form.get_by_role("button", name="Adjust balance").click()
+    await submit(form, "Uma User", "1.005", "Too precise")
     await confirm(page, "Credit balance")
     error = page.locator(".notice-error").first
     await expect(error).to_contain_text("Could not adjust the balance of Uma User")
@@ -365,8 +368,7 @@ async def test_a_refused_adjustment_shows_the_code_and_moves_nothing(
     await expect(form.get_by_label("Amount for Uma User")).to_have_value("1.005")
 
     # A debit past the balance: CONFLICT.
-    await form.get_by_label("Amount for Uma User").fill(f"-{before + 1:.2f}")
-    await form.get_by_role("button", name="Adjust balance").click()
+    await submit(form, "Uma User", f"-{before + 1:.2f}")
     await confirm(page, "Debit balance")
     await expect(page.locator(".notice-error").first.locator(".code")).to_have_text("CONFLICT")
 
@@ -393,9 +395,7 @@ async def test_a_user_sees_their_own_balance_and_the_adjustment_refused(
     await page.get_by_role("button", name="Find user").click()
     await expect(row(found, "Uma User").locator("td.balance")).to_have_text(f"{before:.2f}")
     form = await open_editor(page, found, "Uma User")
-    await form.get_by_label("Amount for Uma User").fill("1000")
-    await form.get_by_label("Note for Uma User").fill("Please")
-    await form.get_by_role("button", name="Adjust balance").click()
+    await submit(form, "Uma User", "1000", "Please")
     await confirm(page, "Credit balance")
     await expect(page.locator(".notice-error").first.locator(".code")).to_have_text("FORBIDDEN")
     assert await balance_of(live_server, user, admin) == before
