@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -254,7 +255,8 @@ def test_the_redaction_net_covers_keys_known_values_and_secret_shapes(
     capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
     configure("INFO", json=True, secrets=[TEST_SECRET])
-    someone = User(id=1, email="someone@example.com", name="Someone", role=Role.USER, created_at=datetime.now(UTC))
+    someone = User(id=1, email="someone@example.com", name="Someone", role=Role.USER, created_at=datetime.now(UTC),
+                   balance=Decimal("0.00"))
     token = TokenService(secret="x" * 32, ttl_seconds=60).issue(someone, now=datetime.now(UTC))
     argon2_hash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
     current.set(RequestInfo(request_id="redact-1"))
