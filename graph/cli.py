@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import logging
 import os
 import shutil
 import sys
@@ -45,7 +47,7 @@ def logged_settings() -> Any:
     from graph.logs import configure
 
     config = settings()
-    configure(config.log_level, json=config.json_logs)
+    configure(config.log_level, json=config.json_logs, secrets=[config.jwt_secret])
     return config
 
 
@@ -59,6 +61,8 @@ def fresh_metrics_dir() -> str:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from graph.logs import emit
+    from graph.serving import uvicorn_options
     from search.embedders import resolve
 
     config = logged_settings()
@@ -66,19 +70,20 @@ def serve(args: argparse.Namespace) -> None:
     if args.workers > 1 and not config.redis_url and config.market_cache_ttl_seconds:
         # Workers without Redis cannot tell each other about writes: an in-process cache
         # would serve one worker's stale copy after another's write.
-        print("markets: several workers without REDIS_URL: the market cache is off", file=sys.stderr)
+        emit(logging.WARNING, "several workers without REDIS_URL: the market cache is off")
         os.environ["MARKET_CACHE_TTL_SECONDS"] = "0"
     if args.workers > 1 and not config.redis_url:
-        print("markets: several workers without REDIS_URL: a subscriber sees only its own worker's writes",
-              file=sys.stderr)
-    print(f"GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
+        emit(logging.WARNING, "several workers without REDIS_URL: a subscriber sees only its own worker's writes")
+    # A log line like any other (in production, JSON), not a bare line on standard output.
+    url = f"http://{args.host}:{args.port}/graphql"
+    emit(logging.INFO, f"GraphiQL: {url}" if config.explorer_enabled else f"serving {url}", url=url)
     # Set before uvicorn spawns the workers: prometheus_client reads it when first imported.
     metrics_dir = fresh_metrics_dir() if args.workers > 1 else None
     try:
         uvicorn.run(
             "graph.cli:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
-            loop="uvloop", http="httptools", log_level=config.log_level.lower(), access_log=False,
-            log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            loop="uvloop", log_level=config.log_level.lower(), access_log=False,
+            log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, **uvicorn_options(config),
         )
     finally:
         if metrics_dir is not None:
@@ -335,10 +340,26 @@ def main(argv: list[str] | None = None) -> None:
         if asyncio.iscoroutine(outcome):
             asyncio.run(outcome)
     except (CliError, DomainError, ValueError) as error:
-        sys.exit(f"markets: {error}")
+        fail(args, f"markets: {error}")
     except ArgumentError as error:
-        sys.exit(f"markets: bad DATABASE_URL: {error}")
+        fail(args, f"markets: bad DATABASE_URL: {error}")
     except (DBAPIError, OSError) as error:
-        sys.exit(f"markets: cannot reach the database: {error.__class__.__name__}: {str(error).splitlines()[0]}")
+        fail(args, f"markets: cannot reach the database: {error.__class__.__name__}: {str(error).splitlines()[0]}")
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def fail(args: argparse.Namespace, message: str) -> None:
+    """Exit with status 1 and the message on standard error: a JSON line from a server in JSON-logging mode."""
+    if args.handler in (serve, worker) and json_logs_wanted():
+        sys.exit(json.dumps({"event": message, "level": "critical", "logger": "markets"}))
+    sys.exit(message)
+
+
+def json_logs_wanted() -> bool:
+    """What LOG_FORMAT and ENVIRONMENT ask for, read from the environment (the settings may be what failed)."""
+    environment = {key.upper(): value.strip().lower() for key, value in os.environ.items()}
+    chosen = environment.get("LOG_FORMAT")
+    if chosen in ("json", "console"):
+        return chosen == "json"
+    return environment.get("ENVIRONMENT") == "production"
