@@ -176,12 +176,12 @@ async def test_a_transaction_that_lost_its_connection_does_not_commit_its_rest(
         session = Session(engine)
         uow = SqlUnitOfWork(session)
         async with uow:
-            await session.execute(text("INSERT INTO users (email, name, password_hash, role, created_at) "
-                                       "VALUES ('first@example.com', 'First', 'x', 'USER', now())"))
+            await session.execute(text("INSERT INTO users (email, name, password_hash, role, created_at, balance) "
+                                       "VALUES ('first@example.com', 'First', 'x', 'USER', now(), 0)"))
             work = asyncio.create_task(session.execute(text("SELECT pg_sleep(1)")))
             await cancel_mid_statement(test_database_url, work)
-            await session.execute(text("INSERT INTO users (email, name, password_hash, role, created_at) "
-                                       "VALUES ('second@example.com', 'Second', 'x', 'USER', now())"))
+            await session.execute(text("INSERT INTO users (email, name, password_hash, role, created_at, balance) "
+                                       "VALUES ('second@example.com', 'Second', 'x', 'USER', now(), 0)"))
             with pytest.raises(TransactionLost):
                 await uow.commit()
         await session.close()
