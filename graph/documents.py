@@ -51,6 +51,8 @@ class Parsed:
     tokens: int
     rules: Rules | None = None
     errors: tuple[GraphQLError, ...] = ()
+    # graph.inputs.DocumentStrings, once a request has needed them: what its strings say.
+    strings: object | None = None
 
 
 def count_tokens(document: DocumentNode) -> int:
@@ -79,7 +81,10 @@ def weigh(key: Key, parsed: Parsed) -> int:
     return 3 * text_bytes(key[0]) + TOKEN_BYTES * parsed.tokens
 
 
-def document_store() -> BoundedLRU[Key, Parsed]:
+DocumentStore = BoundedLRU[Key, Parsed]
+
+
+def document_store() -> DocumentStore:
     """One schema's cache of parsed and validated texts."""
     return BoundedLRU(
         max_entries=DOCUMENT_ENTRIES, max_bytes=DOCUMENT_BYTES, max_entry_bytes=DOCUMENT_ENTRY_BYTES, weigh=weigh,
