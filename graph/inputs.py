@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from graphql import (
     ArgumentNode,
@@ -34,11 +34,9 @@ from graphql import (
 from graphql.language.visitor import Visitor
 from strawberry.extensions import SchemaExtension
 
+from graph.documents import DocumentStore, document_key
 from graph.errors import literal_path, variable_path
 from graph.logs import conceal
-
-if TYPE_CHECKING:
-    from graph.documents import DocumentStore
 
 CODE = "BAD_USER_INPUT"
 MESSAGE = "Strings may not contain NUL characters or lone surrogates"
@@ -204,7 +202,7 @@ class InputStrings(SchemaExtension):
     def strings(self, document: DocumentNode) -> DocumentStrings:
         """The document's strings from its cache entry, found and kept there on first use."""
         execution = self.execution_context
-        key = (execution.query or "", tuple(sorted(execution.parse_options.items())))
+        key = document_key(execution.query or "", execution.parse_options)
         parsed = self.documents.get(key) if self.documents is not None else None
         if parsed is not None and parsed.document is document and parsed.strings is not None:
             return cast(DocumentStrings, parsed.strings)
