@@ -39,6 +39,28 @@ start_server() {
   exit 1
 }
 
+# The floor (bench/floor.py: one SQL statement builds each answer) beside the server, same clients:
+# every read operation as a ratio to it, with CPU and SQL per request (bench/against_floor.py).
+FLOOR_PORT="${BENCH_FLOOR_PORT:-8766}"
+floor=""
+stop_floor() {
+  if [ -n "$floor" ]; then kill "$floor" 2>/dev/null || true; wait "$floor" 2>/dev/null || true; fi
+  floor=""
+}
+echo "== reads against the floor, market cache off =="
+trap 'stop_floor; stop_server' EXIT
+start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL=
+.venv/bin/python -m bench.floor --database-url "$BENCH_DATABASE_URL" --port "$FLOOR_PORT" \
+  >> /tmp/markets-bench-floor.log 2>&1 &
+floor=$!
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$FLOOR_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+.venv/bin/python -m bench.against_floor --url "http://127.0.0.1:$PORT/graphql" --server-pid "$server" \
+  --floor-url "http://127.0.0.1:$FLOOR_PORT" --floor-pid "$floor" --database-url "$BENCH_DATABASE_URL" \
+  --duration "${BENCH_FLOOR_SECONDS:-10}"
+stop_floor
+stop_server
+trap stop_server EXIT
+
 echo "== market cache off =="
 start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL=
 cases=(--only market_by_id --only markets_nested --only markets_filtered_by_volume

@@ -14,7 +14,7 @@ pair), while counting selections costs microseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from graphql import (
@@ -51,6 +51,8 @@ class Parsed:
     tokens: int
     rules: Rules | None = None
     errors: tuple[GraphQLError, ...] = ()
+    # graph.inputs.DocumentStrings, once a request has needed them: what its strings say.
+    strings: object | None = None
 
 
 def count_tokens(document: DocumentNode) -> int:
@@ -79,7 +81,15 @@ def weigh(key: Key, parsed: Parsed) -> int:
     return 3 * text_bytes(key[0]) + TOKEN_BYTES * parsed.tokens
 
 
-def document_store() -> BoundedLRU[Key, Parsed]:
+DocumentStore = BoundedLRU[Key, Parsed]
+
+
+def document_key(query: str, parse_options: Mapping[str, object]) -> Key:
+    """A text's entry: the same text parsed with other limits is another document."""
+    return query, tuple(sorted(parse_options.items()))
+
+
+def document_store() -> DocumentStore:
     """One schema's cache of parsed and validated texts."""
     return BoundedLRU(
         max_entries=DOCUMENT_ENTRIES, max_bytes=DOCUMENT_BYTES, max_entry_bytes=DOCUMENT_ENTRY_BYTES, weigh=weigh,
@@ -99,7 +109,7 @@ class DocumentCache(SchemaExtension):
         """The cached document for the text, else parse it (a syntax error propagates, uncached)."""
         execution = self.execution_context
         if execution.graphql_document is None and execution.query:
-            self.key = (execution.query, tuple(sorted(execution.parse_options.items())))
+            self.key = document_key(execution.query, execution.parse_options)
             self.parsed = self.store.get(self.key)
             if self.parsed is None:
                 document = parse(execution.query, **execution.parse_options)

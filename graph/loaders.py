@@ -41,22 +41,41 @@ def page_per_parent(
     return DataLoader(load)
 
 
+class OnFirstUse:
+    """A Loaders attribute built on first use, then kept on the instance: a request uses a few of
+    the loaders, and each DataLoader built costs a little of every request's fixed cost."""
+
+    def __init__(self, build: Callable[[Repositories], DataLoader]) -> None:
+        self._build = build
+        self._name = ""
+
+    def __set_name__(self, _owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, loaders: Loaders, _owner: type) -> DataLoader:
+        loader = self._build(loaders.repositories)
+        loaders.__dict__[self._name] = loader  # no __set__: later reads find it in the instance
+        return loader
+
+
 class Loaders:
     def __init__(self, repositories: Repositories) -> None:
-        self.user: DataLoader = by_key(repositories.users.get_many)
-        self.market: DataLoader = by_key(repositories.markets.get_many)
-        self.position: DataLoader = by_key(repositories.positions.get_many)
-        self.positions_by_market: DataLoader = page_per_parent(repositories.positions.pages_by_market)
-        self.positions_by_user: DataLoader = page_per_parent(repositories.positions.pages_by_user)
-        self.markets_by_creator: DataLoader = page_per_parent(repositories.markets.pages_by_creator)
-        self.position_count_by_market: DataLoader = by_key(repositories.positions.count_by_market, 0)
-        self.position_count_by_user: DataLoader = by_key(repositories.positions.count_by_user, 0)
-        self.market_count_by_creator: DataLoader = by_key(repositories.markets.count_by_creator, 0)
-        self.transaction: DataLoader = by_key(repositories.ledger.get_many)
-        self.transactions_by_user: DataLoader = page_per_parent(repositories.ledger.pages_by_user)
-        self.transaction_count_by_user: DataLoader = by_key(repositories.ledger.count_by_user, 0)
-        self.price_points_by_market: DataLoader = page_per_parent(repositories.price_points.pages_by_market)
-        self.price_point_count_by_market: DataLoader = by_key(repositories.price_points.count_by_market, 0)
+        self.repositories = repositories
+
+    user = OnFirstUse(lambda r: by_key(r.users.get_many))
+    market = OnFirstUse(lambda r: by_key(r.markets.get_many))
+    position = OnFirstUse(lambda r: by_key(r.positions.get_many))
+    positions_by_market = OnFirstUse(lambda r: page_per_parent(r.positions.pages_by_market))
+    positions_by_user = OnFirstUse(lambda r: page_per_parent(r.positions.pages_by_user))
+    markets_by_creator = OnFirstUse(lambda r: page_per_parent(r.markets.pages_by_creator))
+    position_count_by_market = OnFirstUse(lambda r: by_key(r.positions.count_by_market, 0))
+    position_count_by_user = OnFirstUse(lambda r: by_key(r.positions.count_by_user, 0))
+    market_count_by_creator = OnFirstUse(lambda r: by_key(r.markets.count_by_creator, 0))
+    transaction = OnFirstUse(lambda r: by_key(r.ledger.get_many))
+    transactions_by_user = OnFirstUse(lambda r: page_per_parent(r.ledger.pages_by_user))
+    transaction_count_by_user = OnFirstUse(lambda r: by_key(r.ledger.count_by_user, 0))
+    price_points_by_market = OnFirstUse(lambda r: page_per_parent(r.price_points.pages_by_market))
+    price_point_count_by_market = OnFirstUse(lambda r: by_key(r.price_points.count_by_market, 0))
 
     def remember(self, entity: User | Market | Position) -> None:
         """Replace a cached entity after a write, so the rest of the request sees the write."""

@@ -114,7 +114,7 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
     documents = document_store()
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: DocumentCache(documents, limits),  # parses and validates: first
-        InputStrings,  # before ValidationPhase, which notes whether anything refused the document
+        lambda: InputStrings(documents),  # before ValidationPhase, which notes whether anything refused the document
         ValidationPhase,
         SubscriptionsOverWebSocket,
         query_limits(limits),  # after ValidationPhase: costs only what validated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -16,11 +17,28 @@ T = TypeVar("T")
 RowMapper = Callable[[Any], T]
 
 
+@functools.cache
+def bigint_array() -> ARRAY[int]:
+    """One array type for every `one_of`, rather than a new one built (and its part of the
+    statement's cache key computed again) on every call."""
+    return ARRAY(BigInteger())
+
+
 def one_of(session: Session, column: ColumnElement[Any], ids: Sequence[int]) -> ColumnElement[bool]:
     """`column IN ids`; on PostgreSQL `= ANY($1)`, one prepared statement whatever the count."""
     if session.dialect == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger())))
+        return column == any_(bindparam(None, list(ids), type_=bigint_array()))
     return column.in_(ids)
+
+
+@functools.cache
+def by_ids(table: Table, dialect: str) -> Select[Any]:
+    """`SELECT table WHERE id IN :ids`, built once per table: SQLAlchemy memoizes a statement's
+    cache key on the statement, so a reused one skips building it and hashing it (about 70 µs,
+    paid by every loader batch and every viewer lookup)."""
+    if dialect == "postgresql":
+        return select(table).where(table.c.id == any_(bindparam("ids", type_=bigint_array())))
+    return select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
 
 
 async def get_many(session: Session, table: Table, ids: Sequence[int], to_entity: RowMapper[T]) -> dict[int, T]:
@@ -28,7 +46,7 @@ async def get_many(session: Session, table: Table, ids: Sequence[int], to_entity
     wanted = sorted({i for i in ids if isinstance(i, int)})
     if not wanted:
         return {}
-    result = await session.execute(select(table).where(one_of(session, table.c.id, wanted)))
+    result = await session.execute(by_ids(table, session.dialect), {"ids": wanted})
     return {row.id: to_entity(row) for row in result}
 
 
@@ -65,9 +83,11 @@ async def fetch_pages_by_parent(
     query = select(ranked).where(ranked.c.page_rank <= request.size + 1)
     rows = (await session.execute(query.order_by(ranked.c[parent.key], ranked.c.page_rank))).all()
     width = len(columns)
+    # By position: row._mapping builds a mapping per row, a tenth of a nested page's CPU.
+    parent_at = list(ranked.c.keys()).index(parent.key)
     grouped: dict[int, tuple[list[T], list[Any]]] = {pid: ([], []) for pid in parent_ids}
     for row in rows:
-        items, keys = grouped[row._mapping[parent.key]]
+        items, keys = grouped[row[parent_at]]
         items.append(to_entity(row))
         keys.append(tuple(row[-width - 1 : -1]))
     return {pid: to_page(items, keys, request) for pid, (items, keys) in grouped.items()}
