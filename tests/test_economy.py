@@ -544,3 +544,31 @@ async def test_a_key_expires_after_24_hours_and_is_purged(api: Api, alice: Membe
     assert await purge_idempotency_keys(uow=api.container.unit_of_work(), clock=api.container.clock) == 1
     assert await count(api, idempotency_keys) == 0
     await assert_books_balance(api.container.engine)
+
+
+# ---------------------------------------------------------------- decimals the context cannot hold
+
+EXTREME_DECIMALS = ["1e999999999", "-1e999999999", "1e-999999999", "-1e-999999999", "1E+1000000"]
+QUOTE = "query($m: ID!, $a: Decimal!) { quote(marketId: $m, outcome: YES, amount: $a) { shares } }"
+
+
+@pytest.mark.parametrize("sent", EXTREME_DECIMALS)
+async def test_decimals_with_extreme_exponents_are_bad_user_input_everywhere(
+    api: Api, alice: Member, admin: Member, market: dict[str, Any], sent: str
+) -> None:
+    """Found by the fuzzer: `abs()` rounds in the decimal context, and 1e999999999 overflowed it (an
+    internal error). Every Decimal input is judged exactly, whatever its exponent."""
+    bought = await api.data(OPEN, buy_input(market), token=alice.token)
+    before = await ledger(api.container.engine, alice.user.id)
+    attempts = {
+        "amount": (ADJUST, {"u": alice.id, "a": sent, "n": "fuzz"}, admin.token),
+        "input.amount": (OPEN, buy_input(market, amount=sent), alice.token),
+        "input.minShares": (OPEN, buy_input(market, minShares=sent), alice.token),
+        "minProceeds": (SELL, {"id": bought["openPosition"]["id"], "min": sent}, alice.token),
+        "quote.amount": (QUOTE, {"m": market["id"], "a": sent}, alice.token),
+    }
+    for field, (document, variables, token) in attempts.items():
+        body = await api.gql(document, variables, token=token)
+        assert codes(body) == ["BAD_USER_INPUT"], (field, body)
+        assert list(body["errors"][0]["extensions"]["fields"]) == [field.removeprefix("quote.")], (field, body)
+    assert await ledger(api.container.engine, alice.user.id) == before

@@ -51,7 +51,7 @@ def adjustment_amount(value: Decimal, *, field: str = "amount") -> Decimal:
         raise BadUserInput({field: "must be a finite number"})
     if value == 0:
         raise BadUserInput({field: "must not be 0"})
-    magnitude = validation.amount(abs(value), field=field)
+    magnitude = validation.amount(value.copy_abs(), field=field)  # exact: abs() rounds in the context and overflows
     return magnitude.copy_sign(value, context=Context(prec=validation.MONEY_DIGITS))
 
 
