@@ -10,16 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE=$PWD
 BIN=$(cd "${MARKETS_BIN:-.venv/bin}" && pwd)
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/serving.sh
+. "$SOURCE/scripts/serving.sh"
 
 # 1. The wheel, built from a copy of the files git would ship (tracked or new, not ignored), so the
 #    build leaves nothing behind in the checkout.
@@ -73,14 +65,7 @@ export JWT_SECRET=wheel-check-secret-that-is-at-least-32-bytes EMBEDDER=hashing 
 unset REDIS_URL
 "$WORK/venv/bin/markets" migrate
 PORT=$("$WORK/venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$WORK/venv/bin/markets" serve --host 127.0.0.1 --port "$PORT" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-URL="http://127.0.0.1:$PORT"
-for _ in $(seq 1 150); do
-  curl -fsS -o /dev/null "$URL/healthz" 2>/dev/null && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "markets serve died:" >&2; cat "$WORK/server.log" >&2; exit 1; }
-  sleep 0.2
-done
+start_server "$WORK/venv/bin/markets" "$PORT"
 fail() { echo "check_wheel: $1" >&2; cat "$WORK/server.log" >&2; exit 1; }
 [ "$(curl -sS -o /dev/null -w '%{http_code}' "$URL/healthz")" = 200 ] || fail "/healthz did not answer 200"
 [ "$(curl -sS -o /dev/null -w '%{http_code}' "$URL/readyz")" = 200 ] || fail "/readyz did not answer 200"

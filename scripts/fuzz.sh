@@ -23,7 +23,8 @@ DB_URL=${FUZZ_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/markets
 EXAMPLES=${FUZZ_EXAMPLES:-40}
 SEED=${FUZZ_SEED:-20261205}
 PORT=${FUZZ_PORT:-$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-WORK=$(mktemp -d)
+# shellcheck source=scripts/serving.sh
+. scripts/serving.sh
 REPORT_DIR=${FUZZ_REPORT_DIR:-$WORK/report}
 ADMIN_EMAIL=fuzz-admin@example.com
 ADMIN_PASSWORD=fuzz-admin-password
@@ -46,30 +47,12 @@ export RATE_LIMIT_PER_MINUTE=0 AUTH_RATE_LIMIT_PER_MINUTE=0
 export EMBEDDER=hashing PERIODIC_JOBS=false
 unset REDIS_URL
 
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 "$BIN/markets" migrate >/dev/null
 "$BIN/markets" seed --users 20 --markets 60 --positions 300 >/dev/null
 "$BIN/markets" create-user --email "$ADMIN_EMAIL" --name "Fuzz Admin" --password "$ADMIN_PASSWORD" --role ADMIN >/dev/null
 TOKEN=$("$BIN/markets" token --email "$ADMIN_EMAIL")
 
-"$BIN/markets" serve --host 127.0.0.1 --port "$PORT" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-URL="http://127.0.0.1:$PORT"
-for _ in $(seq 1 100); do
-  curl -fsS "$URL/healthz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
-  sleep 0.2
-done
-curl -fsS "$URL/healthz" >/dev/null
+start_server "$BIN/markets" "$PORT"
 
 echo "fuzzing $URL/graphql: $EXAMPLES examples per field, seed $SEED"
 status=0
