@@ -324,7 +324,7 @@ class QueryLimits(SchemaExtension):
         execution.validation_rules = (*execution.validation_rules, *self.rules)
         try:
             yield
-        except GraphQLSyntaxError as error:  # raised by ParserCache, from its own hook
+        except GraphQLSyntaxError as error:  # raised by the DocumentCache's parse, from its own hook
             mark_too_complex(error)
             raise
         schema, document = execution.schema._schema, execution.graphql_document

@@ -28,9 +28,6 @@ YEAR = 365 * DAY
 CHUNK = 5_000
 TIE_SHARE = 0.05  # share of markets that copy another market's created_at, so orderings meet ties
 SALE_SHARE = 0.1  # share of positions sold back before their market stopped trading
-# The settings' defaults (STARTING_BALANCE, MARKET_LIQUIDITY); `markets seed` passes the configured ones.
-STARTING_BALANCE = Economy().starting_balance
-MARKET_LIQUIDITY = Economy().market_liquidity
 
 FIRST_NAMES = (
     "Ada", "Alan", "Amara", "Bea", "Boris", "Carmen", "Chen", "Dmitri", "Elena", "Farah", "Gabriel", "Hana",

@@ -9,11 +9,16 @@ from typing import Any
 from sqlalchemy import select
 
 from domain.entities import MarketStatus
+from domain.services.ledger import Economy
 from persistence import tables
-from persistence.seed import MARKET_LIQUIDITY, STARTING_BALANCE, seed
+from persistence.seed import seed
 from tests.books import assert_books_balance
 from tests.conftest import Api
 from tests.factories import PASSWORD_HASH
+
+# What `seed()` uses when not given the configured economy.
+STARTING_BALANCE = Economy().starting_balance
+MARKET_LIQUIDITY = Economy().market_liquidity
 
 ZERO = Decimal("0.00")
 
