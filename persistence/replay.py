@@ -12,16 +12,13 @@ markets' statuses alone (nothing is settled).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from domain.entities import Outcome
-from domain.market_maker import Pools, buy, from_cents, to_cents
+from persistence.seed_economy import replay
 from persistence.types import Identity, Money, UTCDateTime
 
 BATCH = 5000
@@ -70,44 +67,26 @@ def update_by_id(connection: Connection, table: str, rows: list[dict[str, Any]],
 
 
 def replay_purchases(connection: Connection, *, starting_balance: Decimal, liquidity: Decimal, note: str) -> None:
-    """Grants, then every position replayed as a purchase; see the module's docstring."""
-    held = connection.execute(sa.select(POSITIONS).order_by(POSITIONS.c.created_at, POSITIONS.c.id)).all()
-    users = connection.execute(sa.select(USERS.c.id, USERS.c.created_at).order_by(USERS.c.id)).all()
-    markets = connection.execute(sa.select(MARKETS.c.id, MARKETS.c.created_at).order_by(MARKETS.c.id)).all()
-    spent: dict[int, int] = defaultdict(int)
-    first_position: dict[int, datetime] = {}
-    for position in held:
-        spent[position.user_id] += to_cents(position.amount)
-        first_position.setdefault(position.user_id, position.created_at)
-    balances = {user.id: to_cents(starting_balance) + spent[user.id] for user in users}
-    grants = [
-        {"user_id": user.id, "kind": "GRANT", "amount": from_cents(balances[user.id]),
-         "balance_after": from_cents(balances[user.id]), "market_id": None, "position_id": None, "note": note,
-         # Before the user's first purchase even if the rows' times disagree.
-         "created_at": min(user.created_at, first_position.get(user.id, user.created_at))}
-        for user in users
-    ]
-    fresh = Pools.of(liquidity, liquidity)
-    pools = {market.id: fresh for market in markets}
-    points = [{"market_id": m.id, "yes_pool": liquidity, "no_pool": liquidity, "at": m.created_at} for m in markets]
-    buys: list[dict[str, Any]] = []
-    shares: list[dict[str, Any]] = []
-    for position in held:
-        amount = to_cents(position.amount)
-        trade = buy(pools[position.market_id], Outcome(position.outcome), amount)
-        pools[position.market_id] = trade.after
-        balances[position.user_id] -= amount
-        shares.append({"row_id": position.id, "shares": trade.shares_decimal})
-        buys.append({"user_id": position.user_id, "kind": "BUY", "amount": -position.amount,
-                     "balance_after": from_cents(balances[position.user_id]), "market_id": position.market_id,
-                     "position_id": position.id, "note": None, "created_at": position.created_at})
-        points.append({"market_id": position.market_id, "yes_pool": trade.after.yes_pool,
-                       "no_pool": trade.after.no_pool, "at": position.created_at})
-    write(connection, TRANSACTIONS, grants)
-    write(connection, TRANSACTIONS, buys)
-    write(connection, PRICE_POINTS, points)
-    update_by_id(connection, 'positions', shares, 'shares')
-    moved = [{"row_id": market_id, "yes_pool": p.yes_pool, "no_pool": p.no_pool}
-             for market_id, p in pools.items() if p != fresh]
+    """Grants, then every position replayed as a purchase (the seed's replay, without sales or
+    settlement); see the module's docstring."""
+    columns = POSITIONS.c
+    held = [dict(row._mapping) for row in connection.execute(
+        sa.select(columns.id, columns.market_id, columns.user_id, columns.outcome, columns.amount, columns.created_at)
+        .order_by(columns.created_at, columns.id)
+    )]
+    users = [dict(row._mapping) for row in connection.execute(sa.select(USERS.c.id, USERS.c.created_at))]
+    markets = [dict(row._mapping) for row in connection.execute(sa.select(MARKETS.c.id, MARKETS.c.created_at))]
+    replayed = replay(users, markets, held, {}, starting_balance=starting_balance, liquidity=liquidity,
+                      grant_note=note, settled=False)
+    # In commit order without ids: the tables' identities number them, and their sequences follow.
+    write(connection, TRANSACTIONS, [without_id(row) for row in replayed.transactions])
+    write(connection, PRICE_POINTS, [without_id(row) for row in replayed.price_points])
+    update_by_id(connection, 'positions', [{"row_id": p["id"], "shares": p["shares"]} for p in held], 'shares')
+    moved = [{"row_id": m["id"], "yes_pool": m["yes_pool"], "no_pool": m["no_pool"]} for m in markets
+             if m["yes_pool"] != liquidity or m["no_pool"] != liquidity]
     update_by_id(connection, 'markets', moved, 'yes_pool', 'no_pool')
     connection.execute(USERS.update().values(balance=starting_balance))
+
+
+def without_id(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name != "id"}

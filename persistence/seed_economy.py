@@ -69,19 +69,21 @@ def choose_sales(
 
 def replay(
     users: list[Row], markets: list[Row], positions: list[Row], sales: dict[int, datetime], *,
-    starting_balance: Decimal, liquidity: Decimal,
+    starting_balance: Decimal, liquidity: Decimal, grant_note: str = GRANT_NOTE, settled: bool = True,
 ) -> Economy:
-    """Replay every market's trades, settle, and write each user's ledger."""
+    """Replay every market's trades, settle unless told not to, and write each user's ledger.
+
+    Grants go first so that one at the same instant as its user's first trade sorts before it."""
     economy = Economy()
-    entries: list[Entry] = []
+    entries = list(grants(users, positions, to_cents(starting_balance), grant_note))
     by_market: dict[int, list[Row]] = defaultdict(list)
     for position in positions:
         by_market[position["market_id"]].append(position)
     for market in markets:
         held = by_market.get(market["id"], [])
         economy.price_points.extend(trade_market(market, held, sales, to_cents(liquidity), entries))
-        entries.extend(settle(market, held))
-    entries.extend(grants(users, positions, to_cents(starting_balance)))
+        if settled:
+            entries.extend(settle(market, held))
     economy.transactions, economy.balances = ledger(entries, dict.fromkeys((user["id"] for user in users), 0))
     for number, point in enumerate(economy.price_points, start=1):
         point["id"] = number
@@ -136,13 +138,18 @@ def settle(market: Row, held: list[Row]) -> Iterable[Entry]:
                         market["id"], position["id"])
 
 
-def grants(users: list[Row], positions: list[Row], starting_balance: int) -> Iterable[Entry]:
-    """Each user's GRANT when they joined: STARTING_BALANCE plus everything they will buy."""
+def grants(users: list[Row], positions: list[Row], starting_balance: int, note: str) -> Iterable[Entry]:
+    """Each user's GRANT when they joined (or at their first purchase, if the rows say it came
+    earlier): STARTING_BALANCE plus everything they will buy."""
     spent: dict[int, int] = defaultdict(int)
+    first_purchase: dict[int, datetime] = {}
     for position in positions:
         spent[position["user_id"]] += to_cents(position["amount"])
+        first_purchase[position["user_id"]] = min(position["created_at"], first_purchase.get(position["user_id"],
+                                                                                           position["created_at"]))
     for user in users:
-        yield Entry(user["created_at"], user["id"], "GRANT", starting_balance + spent[user["id"]], note=GRANT_NOTE)
+        joined = min(user["created_at"], first_purchase.get(user["id"], user["created_at"]))
+        yield Entry(joined, user["id"], "GRANT", starting_balance + spent[user["id"]], note=note)
 
 
 def ledger(
