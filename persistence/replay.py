@@ -5,8 +5,8 @@ market's maker, so shares, pools, price points and the ledger follow the rules a
 keeps STARTING_BALANCE ("Money and prices", "Existing data").
 
 Synchronous, on one connection, inside the caller's transaction: migration 0003 runs it on its
-bind, `markets seed` through `AsyncConnection.run_sync`. Rows are read in bulk, the maker runs
-in Python, writes go in batches. It expects no transactions and no price points yet, and leaves
+bind. Rows are read in bulk, the seed's replay (persistence/seed_economy.py) runs the maker in
+Python, writes go in batches. It expects no transactions and no price points yet, and leaves
 markets' statuses alone (nothing is settled).
 """
 
