@@ -37,9 +37,9 @@ from graphql import (
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 
+from domain.errors import ErrorCode, code_extensions
 from graph.settings import Settings
 
-CODE = "QUERY_TOO_COMPLEX"
 # The page a connection returns without first/last, when its schema declares no default.
 DEFAULT_PAGE_SIZE = 20
 # Introspection's type references nest `ofType` eight deep without fanning out: it adds no depth.
@@ -85,7 +85,7 @@ class Budgeted(Protocol):
 
 def too_complex(message: str, nodes: list[Node] | None = None, **measures: int) -> GraphQLError:
     """A QUERY_TOO_COMPLEX error carrying what was measured and the limit."""
-    return GraphQLError(message, nodes, extensions={"code": CODE, **measures})
+    return GraphQLError(message, nodes, extensions=code_extensions(ErrorCode.QUERY_TOO_COMPLEX, **measures))
 
 
 def over_limit(key: str, value: int, limit: int, node: Node | None) -> GraphQLError | None:
@@ -301,12 +301,12 @@ def mark_too_complex(error: GraphQLError, aborted: Callable[[], str] = lambda: N
         match = TOKEN_LIMIT.search(error.message)
         if match is not None:
             error.message = f"Query has more than {match.group(1)} {match.group(2)}"
-            error.extensions = {"code": CODE, "limit": int(match.group(1))}
+            error.extensions = code_extensions(ErrorCode.QUERY_TOO_COMPLEX, limit=int(match.group(1)))
         elif NESTED_TOO_DEEPLY in error.message:
-            error.message, error.extensions = NESTED_MESSAGE, {"code": CODE}
+            error.message, error.extensions = NESTED_MESSAGE, code_extensions(ErrorCode.QUERY_TOO_COMPLEX)
     elif isinstance(error, ValidationAbortedError) and error.message == VALIDATION_ABORTED:
         # Without "Too many validation errors": the validator ran out of stack.
-        error.message, error.extensions = aborted(), {"code": CODE}
+        error.message, error.extensions = aborted(), code_extensions(ErrorCode.QUERY_TOO_COMPLEX)
 
 
 class QueryLimits(SchemaExtension):

@@ -19,7 +19,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from domain.entities import User
-from graph.auth import InvalidToken
+from domain.errors import ErrorCode, InvalidToken, RateLimited
 from graph.bootstrap import Container
 from graph.context import Context
 from graph.errors import classify, is_database_down
@@ -32,7 +32,7 @@ from graph.loaders import Loaders
 from graph.logs import conceal
 from graph.observe import record_errors, record_operation, record_viewer
 from graph.persisted import PersistedQueries
-from graph.ratelimit import RateLimited, client_address
+from graph.ratelimit import client_address
 from graph.schema import Schema
 from graph.socket_limits import SocketCounts
 from graph.websocket import SocketContext, SocketHandler, admit, authenticate, socket_context
@@ -168,10 +168,10 @@ class GraphQLView(GraphQL[Context, None]):
             for e in result.errors
         ]
         record_errors(errors)
-        if any(e["extensions"]["code"] == "SERVICE_UNAVAILABLE" for e in errors):
+        if any(e["extensions"]["code"] == ErrorCode.SERVICE_UNAVAILABLE for e in errors):
             context.response.status_code = 503
             context.response.headers["Retry-After"] = RETRY_AFTER_SECONDS
-        waits = [e["extensions"]["retryAfter"] for e in errors if e["extensions"]["code"] == "RATE_LIMITED"]
+        waits = [e["extensions"]["retryAfter"] for e in errors if e["extensions"]["code"] == ErrorCode.RATE_LIMITED]
         if waits:
             context.response.status_code = 429
             context.response.headers["Retry-After"] = str(max(waits))
@@ -190,17 +190,17 @@ class GraphQLView(GraphQL[Context, None]):
             response = self.http_error(error)
         except RateLimited as error:
             response = error_response(
-                429, str(error), "RATE_LIMITED", {"Retry-After": str(error.retry_after)}, retryAfter=error.retry_after
+                429, str(error), error.code, {"Retry-After": str(error.retry_after)}, retryAfter=error.retry_after
             )
         except InvalidToken as error:
             response = error_response(
-                401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                401, str(error), error.code, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         except Exception as error:
             if not is_database_down(error):
                 raise
             response = error_response(
-                503, "The database is unavailable", "SERVICE_UNAVAILABLE", {"Retry-After": RETRY_AFTER_SECONDS}
+                503, "The database is unavailable", ErrorCode.SERVICE_UNAVAILABLE, {"Retry-After": RETRY_AFTER_SECONDS}
             )
         finally:
             context = getattr(request.state, "context", None)
@@ -214,11 +214,13 @@ class GraphQLView(GraphQL[Context, None]):
         if isinstance(refused, CannotGetOperationTypeError):
             # No operation of that name: the document does not validate for this request, which the
             # contract answers with HTTP 200 like any other validation failure (not a transport 400).
-            return error_response(200, refused.as_http_error_reason(), "GRAPHQL_VALIDATION_FAILED")
+            return error_response(200, refused.as_http_error_reason(), ErrorCode.GRAPHQL_VALIDATION_FAILED)
         if isinstance(refused, InvalidOperationTypeError) and refused.operation_type is OperationType.SUBSCRIPTION:
             return error_response(400, "Subscriptions run over WebSocket (graphql-transport-ws) at /graphql",
-                                  "BAD_REQUEST")
+                                  ErrorCode.BAD_REQUEST)
         if isinstance(refused, InvalidOperationTypeError):
-            return error_response(405, "Mutations are only accepted over POST", "BAD_REQUEST", {"Allow": "POST"})
-        return error_response(error.status_code, error.reason, "BAD_REQUEST" if error.status_code < 500 else
-                              "INTERNAL_SERVER_ERROR")
+            return error_response(
+                405, "Mutations are only accepted over POST", ErrorCode.BAD_REQUEST, {"Allow": "POST"}
+            )
+        return error_response(error.status_code, error.reason, ErrorCode.BAD_REQUEST if error.status_code < 500 else
+                              ErrorCode.INTERNAL_SERVER_ERROR)

@@ -43,7 +43,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from domain.entities import User
-from graph.auth import InvalidToken
+from domain.errors import ErrorCode, InvalidToken, RateLimited
 from graph.bootstrap import Container
 from graph.context import Context
 from graph.errors import INTERNAL, classify, error_body, is_database_down
@@ -53,9 +53,8 @@ from graph.inputs import request_refusal
 from graph.json import dumps
 from graph.loaders import Loaders
 from graph.metrics import WEBSOCKET_DROPS
-from graph.persisted import CODE as PERSISTED_QUERY_NOT_FOUND
 from graph.persisted import ONLY_PERSISTED, sha256_hex
-from graph.ratelimit import RateLimited, client_address
+from graph.ratelimit import client_address
 from graph.socket_limits import CLOSE_TOO_MANY_SOCKETS, CostBudget, SocketCounts, TooManySockets
 from persistence.database import Session
 from persistence.unit_of_work import Repositories
@@ -228,7 +227,7 @@ def with_code(error: GraphQLError, context: SocketContext, *, from_stream: bool)
     """
     original = error.original_error
     if isinstance(original, InvalidOperationTypeError):
-        body = error_body(SUBSCRIPTIONS_ONLY, "BAD_REQUEST")
+        body = error_body(SUBSCRIPTIONS_ONLY, ErrorCode.BAD_REQUEST)
     elif from_stream and error.path is None and not (error.extensions or {}).get("code"):
         body = stream_failure(original or error)
     else:
@@ -243,9 +242,9 @@ def stream_failure(error: BaseException) -> dict[str, Any]:
     """The body for an unexpected failure of the event stream itself (logged here)."""
     if is_database_down(error):
         log.warning("database unavailable during a subscription: %r", error)
-        return error_body("The database is unavailable", "SERVICE_UNAVAILABLE")
+        return error_body("The database is unavailable", ErrorCode.SERVICE_UNAVAILABLE)
     log.error("subscription stream failed", exc_info=error)
-    return error_body(INTERNAL, "INTERNAL_SERVER_ERROR")
+    return error_body(INTERNAL, ErrorCode.INTERNAL_SERVER_ERROR)
 
 
 async def coded(results: AsyncGenerator[ExecutionResult, None], context: SocketContext) -> AsyncGenerator[Any, None]:
@@ -390,17 +389,18 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 f"user:{viewer.id}" if viewer is not None else f"address:{self.context.client_address}"
             )
         except RateLimited as error:
-            return error_body(str(error), "RATE_LIMITED", retryAfter=error.retry_after)
+            return error_body(str(error), error.code, retryAfter=error.retry_after)
         bad = request_refusal(message["payload"]["query"], message["payload"].get("operationName"))
         if bad is not None:
             return bad.formatted
         limit = self.settings.max_subscriptions_per_connection
         if len(self.operations) >= limit:
-            return error_body(f"At most {limit} subscriptions per connection: complete one first", "RATE_LIMITED")
+            too_many = f"At most {limit} subscriptions per connection: complete one first"
+            return error_body(too_many, ErrorCode.RATE_LIMITED)
         persisted = self.view.persisted  # type: ignore[attr-defined]
         query = message["payload"]["query"]
         if persisted.only and (not isinstance(query, str) or await persisted.store.get(sha256_hex(query)) is None):
-            return error_body(ONLY_PERSISTED, PERSISTED_QUERY_NOT_FOUND)
+            return error_body(ONLY_PERSISTED, ErrorCode.PERSISTED_QUERY_NOT_FOUND)
         return None
 
     async def keep_alive(self, interval: float) -> None:

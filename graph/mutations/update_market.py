@@ -8,6 +8,7 @@ from strawberry.types import Info
 from domain.services import markets
 from domain.services.markets import MarketEdit
 from graph import ids
+from graph.argument_paths import UPDATE_MARKET, argument_paths
 from graph.types.inputs import UpdateMarketInput
 from graph.types.markets import MarketType
 
@@ -23,9 +24,10 @@ async def update_market(info: Info, id: strawberry.ID, input: UpdateMarketInput)
         name=given(input.name), description=given(input.description), end_date=given(input.end_date),
         end_date_given=input.end_date is not strawberry.UNSET, status=given(input.status),
     )
-    market = await markets.update_market(
-        uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
-        market_id=ids.decode(id, "Market"), edit=edit,
-    )
+    with argument_paths(UPDATE_MARKET):
+        market = await markets.update_market(
+            uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+            market_id=ids.decode(id, "Market"), edit=edit,
+        )
     context.loaders.remember(market)
     return MarketType.from_entity(market)

@@ -7,9 +7,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from domain.access import owns_or
 from domain.roles import Permission
 from graph import ids
-from graph.permissions import owner_or
 
 
 @strawberry.interface(description="An object with an opaque global identifier (Relay Global Object Identification).")
@@ -40,7 +40,7 @@ async def load_node(info: Info, global_id: str, *, only: str | None = None) -> A
         return None
     loader, to_type = kinds[type_name]
     entity = await loader.load(pk)
-    if entity is None or (type_name == "Transaction" and not owner_or(info.context.viewer, entity.user_id,
+    if entity is None or (type_name == "Transaction" and not owns_or(info.context.viewer, entity.user_id,
                                                                        Permission.ADMIN)):
         return None
     return to_type(entity)
