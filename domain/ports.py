@@ -135,6 +135,22 @@ class IdempotencyRepository(Protocol):
         """Delete the keys stored before `before`; how many."""
 
 
+class Reads(Protocol):
+    """What a request reads through outside any transaction of its own: the batch, page and count
+    reads of the repositories (the API's dataloaders and the named queries of domain/views.py)."""
+
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def markets(self) -> MarketRepository: ...
+    @property
+    def positions(self) -> PositionRepository: ...
+    @property
+    def ledger(self) -> LedgerRepository: ...
+    @property
+    def price_points(self) -> PricePointRepository: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: rolled back on exit unless `commit` was called."""
 

@@ -5,6 +5,7 @@ Errors name the domain's own fields (`end_date`); the API maps them to its argum
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Context, Decimal
 
@@ -60,7 +61,7 @@ def email_length(value: str, *, field: str = "email") -> str:
     return value
 
 
-def id_list(values: list[str], *, field: str = "ids") -> list[str]:
+def id_list(values: Sequence[str], *, field: str = "ids") -> Sequence[str]:
     """A list of ids to load: at most MAX_IDS, so that the work a request asks for stays bounded."""
     if len(values) > MAX_IDS:
         raise BadUserInput({field: f"must hold at most {MAX_IDS} ids"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
@@ -50,16 +51,16 @@ class IsOwnerOr(Grants):
         return access.owns_or(info.context.viewer, source.owner_id, self.permission)
 
 
-def signed_in() -> list[PermissionExtension]:
+def signed_in() -> list[FieldExtension]:
     return [PermissionExtension(permissions=[IsAuthenticated()], use_directives=False)]
 
 
-def requires(permission: Permission) -> list[PermissionExtension]:
+def requires(permission: Permission) -> list[FieldExtension]:
     """Signed in (else UNAUTHENTICATED) with `permission` (else FORBIDDEN)."""
     return [PermissionExtension(permissions=[IsAuthenticated(), Grants(permission)], use_directives=False)]
 
 
-def visible_to_owner_or(permission: Permission) -> list[PermissionExtension]:
+def visible_to_owner_or(permission: Permission) -> list[FieldExtension]:
     """Null, with no error, for anyone but the owner and holders of `permission`."""
     return [PermissionExtension(permissions=[IsOwnerOr(permission)], fail_silently=True, use_directives=False)]
 

@@ -18,6 +18,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from domain import views
 from domain.entities import User
 from domain.errors import ErrorCode, InvalidToken, RateLimited
 from graph.bootstrap import Container
@@ -123,7 +124,7 @@ class GraphQLView(GraphQL[Context, None]):
             return None
         # Not through the user loader: a cached viewer would resolve a tick before its batch-mates
         # and split their batches in two.
-        user = (await context.repositories.users.get_many([pk])).get(pk)
+        user = await views.current_user(context.repositories, user_id=pk)
         if user is None:
             raise InvalidToken("The token's user no longer exists")
         return user

@@ -42,6 +42,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from domain import views
 from domain.entities import User
 from domain.errors import ErrorCode, InvalidToken, RateLimited
 from graph.bootstrap import Container
@@ -126,7 +127,7 @@ class SocketContext(Context):
             return
         check = self.viewer_check
         if time.monotonic() - check.at >= self.container.settings.ws_viewer_recheck_seconds:
-            check.user = (await self.repositories.users.get_many([self.viewer.id])).get(self.viewer.id)
+            check.user = await views.current_user(self.repositories, user_id=self.viewer.id)
             check.at = time.monotonic()
         if check.user is None:
             await self.viewer_gone()

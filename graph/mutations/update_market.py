@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import strawberry
 from strawberry.types import Info
+from strawberry.types.unset import UnsetType
 
 from domain.services import markets
 from domain.services.markets import MarketEdit
@@ -12,10 +15,12 @@ from graph.argument_paths import UPDATE_MARKET, argument_paths
 from graph.types.inputs import UpdateMarketInput
 from graph.types.markets import MarketType
 
+T = TypeVar("T")
 
-def given(value: object) -> object:
+
+def given(value: T | UnsetType) -> T | None:
     """Absent and null both leave a field unchanged, except endDate where null clears it."""
-    return None if value is strawberry.UNSET else value
+    return None if isinstance(value, UnsetType) else value
 
 
 async def update_market(info: Info, id: strawberry.ID, input: UpdateMarketInput) -> MarketType:

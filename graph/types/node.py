@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
+from aiodataloader import DataLoader
 from strawberry.types import Info
 
 from domain.access import owns_or
@@ -17,7 +19,7 @@ class Node:
     id: strawberry.ID
 
 
-async def load_node(info: Info, global_id: str, *, only: str | None = None) -> Any:
+async def load_node(info: Info, global_id: str, *, only: str | None = None) -> Node | None:
     """The object a global id names (of type `only`, when given), or None; None too for a
     Transaction the viewer may not see (only its user and admins may)."""
     from graph.types.economy import TransactionType
@@ -30,7 +32,7 @@ async def load_node(info: Info, global_id: str, *, only: str | None = None) -> A
         return None
     type_name, pk = decoded
     loaders = info.context.loaders
-    kinds = {
+    kinds: dict[str, tuple[DataLoader[int, Any], Callable[[Any], Node]]] = {
         "User": (loaders.user, UserType.from_entity),
         "Market": (loaders.market, MarketType.from_entity),
         "Position": (loaders.position, PositionType.from_entity),
