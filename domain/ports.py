@@ -151,16 +151,14 @@ class Reads(Protocol):
     def price_points(self) -> PricePointRepository: ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction: rolled back on exit unless `commit` was called."""
+class UnitOfWork(Reads, Protocol):
+    """One transaction: rolled back on exit unless `commit` was called. Its repositories are read-only
+    properties here, so an implementation may hold its own (SQL) classes of them."""
 
-    users: UserRepository
-    markets: MarketRepository
-    positions: PositionRepository
-    ledger: LedgerRepository
-    price_points: PricePointRepository
-    idempotency: IdempotencyRepository
-    embeddings: EmbeddingRepository
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def embeddings(self) -> EmbeddingRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

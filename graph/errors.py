@@ -130,7 +130,7 @@ def classify(
 
     Without `suggestions` (introspection off), graphql-core's "Did you mean …?" hints are left out.
     """
-    body = error.formatted
+    body: dict[str, Any] = dict(error.formatted)
     if not suggestions:
         body["message"] = SUGGESTION.sub("", body["message"])
     original = error.original_error

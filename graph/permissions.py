@@ -45,7 +45,7 @@ class IsOwnerOr(Grants):
     (Position.user on a page of pages) off the coroutine path.
     """
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]  # sync: see above
         if getattr(source, "is_viewer", False):
             return True
         return access.owns_or(info.context.viewer, source.owner_id, self.permission)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cross_web import HTTPException
-from graphql import ExecutionResult
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -15,8 +14,9 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
-from strawberry.types.unset import UNSET, UnsetType
+from strawberry.types.unset import UnsetType
 
 from domain import views
 from domain.entities import User
@@ -46,7 +46,7 @@ RETRY_AFTER_SECONDS = "5"
 class GraphQLView(GraphQL[Context, None]):
     # Subscriptions over WebSocket: graph.websocket, frames checked by graph.frames.
     graphql_transport_ws_handler_class = SocketHandler
-    websocket_adapter_class = SocketFrames  # type: ignore[assignment]
+    websocket_adapter_class = SocketFrames
 
     def __init__(self, *, container: Container, schema: Schema) -> None:
         settings = container.settings
@@ -79,6 +79,7 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         if isinstance(request, WebSocket):
             return socket_context(self.container, request)  # its viewer comes with connection_init
+        assert isinstance(response, Response)  # strawberry's sub-response, for an HTTP request
         repositories = Repositories(Session(self.container.engine), self.container.market_cache)
         context = Context(
             request=request, response=response, container=self.container, repositories=repositories,
@@ -106,7 +107,7 @@ class GraphQLView(GraphQL[Context, None]):
         await authenticate(context, self.token_subject, self.viewer)
         if context.viewer is not None:
             admit(self.sockets, context, f"user:{context.viewer.id}", self.container.settings.max_sockets_per_user)
-        return UNSET
+        return UnsetType()
 
     def token_subject(self, authorization: str | None) -> tuple[int | None, InvalidToken | None]:
         """The user pk a bearer token names, or the reason it is refused (neither without a header)."""
@@ -144,7 +145,7 @@ class GraphQLView(GraphQL[Context, None]):
         return graphiql_page()
 
     async def execute_single(
-        self, request: Request, request_adapter: object, sub_response: Response, context: Context,
+        self, request: Request, request_adapter: AsyncHTTPRequestAdapter, sub_response: Response, context: Context,
         root_value: None, request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Refuse bad characters in the query text or operationName (they cannot even be hashed or echoed);
@@ -178,7 +179,7 @@ class GraphQLView(GraphQL[Context, None]):
             context.response.headers["Retry-After"] = str(max(waits))
         # Errors raised before execution began leave no `data` entry (GraphQL spec, "Response").
         executed = result.data is not None or any(e.path for e in result.errors)
-        return {"data": result.data, "errors": errors} if executed else {"errors": errors}  # type: ignore[typeddict-item]
+        return {"data": result.data, "errors": errors} if executed else {"errors": errors}  # type: ignore[typeddict-item]  # data-less: spec
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -27,17 +27,22 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jwt
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLFormattedError, GraphQLSyntaxError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message, PongMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage,
+    Message,
+    PongMessage,
+    SubscribeMessage,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -170,7 +175,7 @@ def socket_context(container: Container, websocket: WebSocket) -> SocketContext:
     """The context of a socket just accepted: anonymous until connection_init says otherwise."""
     repositories, loaders = fresh_scope(container)
     return SocketContext(
-        request=websocket, response=websocket, container=container, repositories=repositories,  # type: ignore[arg-type]
+        request=websocket, response=websocket, container=container, repositories=repositories,  # type: ignore[arg-type]  # a socket has no Response
         loaders=loaders, client_address=client_address(websocket, container.trusted_proxies),
         budget=CostBudget(limit=container.settings.max_subscription_cost_per_connection),
     )
@@ -301,17 +306,20 @@ class SocketSchema:
 class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with this server's rules (see the module's docstring)."""
 
+    # The view's get_context gives every socket a SocketContext.
+    context: SocketContext
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.schema = SocketSchema(self.schema)  # type: ignore[assignment]
+        self.schema = SocketSchema(self.schema)  # type: ignore[assignment]  # a wrapper, not a Schema
         self.context.drop = self.drop
-        self.settings = self.view.container.settings  # type: ignore[attr-defined]
+        self.settings = self.view.container.settings  # type: ignore[attr-defined]  # GraphQLView (it imports us)
         self.watchers: set[asyncio.Task[None]] = set()
         self.awaiting_pong = False
         self.dropping = False
         self.closing: asyncio.Future[None] | None = None
         self.cancelled: list[asyncio.Task[None]] = []
-        self.counts: SocketCounts = self.view.sockets  # type: ignore[attr-defined]
+        self.counts: SocketCounts = self.view.sockets  # type: ignore[attr-defined]  # GraphQLView (it imports us)
 
     async def handle(self) -> None:
         """Serve the socket unless its address holds MAX_SOCKETS_PER_ADDRESS already (4429); its slots are
@@ -361,7 +369,7 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def send_message(self, message: Message) -> None:
         """As a text frame, as the protocol says (the view's JSON encoder gives bytes, for HTTP)."""
         try:
-            await self.websocket.ws.send_text(dumps(message).decode())  # type: ignore[attr-defined]
+            await self.websocket.ws.send_text(dumps(message).decode())  # type: ignore[attr-defined]  # starlette adapter
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
 
@@ -375,7 +383,8 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if refusal is None:
             await super().handle_subscribe(message)
             return
-        await self.send_message({"id": message["id"], "type": "error", "payload": [refusal]})  # type: ignore[typeddict-item]
+        payload = [cast(GraphQLFormattedError, refusal)]  # error_body's shape
+        await self.send_message(ErrorMessage(id=message["id"], type="error", payload=payload))
 
     async def refusal(self, message: SubscribeMessage) -> dict[str, Any] | None:
         """The error refusing a subscription the protocol itself would accept; None to go on.
@@ -386,19 +395,19 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return None
         viewer = self.context.viewer
         try:
-            await self.view.container.rate_limiter.check_viewer(  # type: ignore[attr-defined]
+            await self.view.container.rate_limiter.check_viewer(  # type: ignore[attr-defined]  # GraphQLView
                 f"user:{viewer.id}" if viewer is not None else f"address:{self.context.client_address}"
             )
         except RateLimited as error:
             return error_body(str(error), error.code, retryAfter=error.retry_after)
         bad = request_refusal(message["payload"]["query"], message["payload"].get("operationName"))
         if bad is not None:
-            return bad.formatted
+            return dict(bad.formatted)
         limit = self.settings.max_subscriptions_per_connection
         if len(self.operations) >= limit:
             too_many = f"At most {limit} subscriptions per connection: complete one first"
             return error_body(too_many, ErrorCode.RATE_LIMITED)
-        persisted = self.view.persisted  # type: ignore[attr-defined]
+        persisted = self.view.persisted  # type: ignore[attr-defined]  # GraphQLView (it imports us)
         query = message["payload"]["query"]
         if persisted.only and (not isinstance(query, str) or await persisted.store.get(sha256_hex(query)) is None):
             return error_body(ONLY_PERSISTED, ErrorCode.PERSISTED_QUERY_NOT_FOUND)
