@@ -125,7 +125,7 @@ class GraphQLView(GraphQL[Context, None]):
             return None
         # Not through the user loader: a cached viewer would resolve a tick before its batch-mates
         # and split their batches in two.
-        user = await views.current_user(context.repositories, user_id=pk)
+        user = await views.current_user(reads=context.repositories, user_id=pk)
         if user is None:
             raise InvalidToken("The token's user no longer exists")
         return user

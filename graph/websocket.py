@@ -132,7 +132,7 @@ class SocketContext(Context):
             return
         check = self.viewer_check
         if time.monotonic() - check.at >= self.container.settings.ws_viewer_recheck_seconds:
-            check.user = await views.current_user(self.repositories, user_id=self.viewer.id)
+            check.user = await views.current_user(reads=self.repositories, user_id=self.viewer.id)
             check.at = time.monotonic()
         if check.user is None:
             await self.viewer_gone()

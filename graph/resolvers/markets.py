@@ -59,10 +59,10 @@ async def markets(
     scope = cursor_scope(where, order)
     request = relay_request(info, scope=scope, first=first, after=after, last=last, before=before)
     reads = info.context.repositories
-    page = await views.markets_page(reads, filter=where, order=order, request=request)
+    page = await views.markets_page(reads=reads, filter=where, order=order, request=request)
     found = connection(
         page, node=MarketType.from_entity, cursors=info.context.container.cursors, scope=scope,
-        count=lambda: views.markets_count(reads, filter=where),
+        count=lambda: views.markets_count(reads=reads, filter=where),
     )
     rows = edge_nodes(info._raw_info, info._raw_info.field_nodes)
     await prefetch_markets(info, [edge.node for edge in found.edges], rows)

@@ -32,10 +32,10 @@ async def users(
     scope = json.dumps(["users", role.value if role else None])
     request = relay_request(info, scope=scope, first=first, after=after)
     reads, viewer = info.context.repositories, info.context.viewer
-    page = await views.users_page(reads, viewer=viewer, role=role, request=request)
+    page = await views.users_page(reads=reads, viewer=viewer, role=role, request=request)
     return connection(
         page, node=UserType.from_entity, cursors=info.context.container.cursors, scope=scope,
-        count=lambda: views.users_count(reads, viewer=viewer, role=role),
+        count=lambda: views.users_count(reads=reads, viewer=viewer, role=role),
     )
 
 

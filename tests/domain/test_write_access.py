@@ -138,9 +138,9 @@ async def test_the_users_list_is_for_admins() -> None:
     uow = FakeUnitOfWork()
     user, admin = await uow.user(Role.USER), await uow.user(Role.ADMIN)
     with pytest.raises(Forbidden):
-        await views.users_page(uow, viewer=user, role=None, request=PageRequest())
+        await views.users_page(reads=uow, viewer=user, role=None, request=PageRequest())
     with pytest.raises(Unauthenticated):
-        await views.users_count(uow, viewer=None, role=None)
-    page = await views.users_page(uow, viewer=admin, role=Role.USER, request=PageRequest())
+        await views.users_count(reads=uow, viewer=None, role=None)
+    page = await views.users_page(reads=uow, viewer=admin, role=Role.USER, request=PageRequest())
     assert [u.id for u in page.items] == [user.id]
-    assert await views.users_count(uow, viewer=admin, role=None) == 2
+    assert await views.users_count(reads=uow, viewer=admin, role=None) == 2
