@@ -135,16 +135,30 @@ class IdempotencyRepository(Protocol):
         """Delete the keys stored before `before`; how many."""
 
 
-class UnitOfWork(Protocol):
-    """One transaction: rolled back on exit unless `commit` was called."""
+class Reads(Protocol):
+    """What a request reads through outside any transaction of its own: the batch, page and count
+    reads of the repositories (the API's dataloaders and the named queries of domain/views.py)."""
 
-    users: UserRepository
-    markets: MarketRepository
-    positions: PositionRepository
-    ledger: LedgerRepository
-    price_points: PricePointRepository
-    idempotency: IdempotencyRepository
-    embeddings: EmbeddingRepository
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def markets(self) -> MarketRepository: ...
+    @property
+    def positions(self) -> PositionRepository: ...
+    @property
+    def ledger(self) -> LedgerRepository: ...
+    @property
+    def price_points(self) -> PricePointRepository: ...
+
+
+class UnitOfWork(Reads, Protocol):
+    """One transaction: rolled back on exit unless `commit` was called. Its repositories are read-only
+    properties here, so an implementation may hold its own (SQL) classes of them."""
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def embeddings(self) -> EmbeddingRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

@@ -1,8 +1,11 @@
-"""Input rules from the contract, each returning the clean value or raising BadUserInput."""
+"""Input rules from the contract, each returning the clean value or raising BadUserInput.
+
+Errors name the domain's own fields (`end_date`); the API maps them to its argument paths."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Context, Decimal
 
@@ -30,11 +33,11 @@ def trimmed_length(value: str, *, field: str, low: int, high: int) -> str:
     return clean
 
 
-def market_name(value: str, *, field: str = "input.name") -> str:
+def market_name(value: str, *, field: str = "name") -> str:
     return trimmed_length(value, field=field, low=3, high=200)
 
 
-def market_description(value: str, *, field: str = "input.description") -> str:
+def market_description(value: str, *, field: str = "description") -> str:
     if len(value) > 5000:
         raise BadUserInput({field: "must be at most 5000 characters"})
     return value
@@ -58,7 +61,7 @@ def email_length(value: str, *, field: str = "email") -> str:
     return value
 
 
-def id_list(values: list[str], *, field: str = "ids") -> list[str]:
+def id_list(values: Sequence[str], *, field: str = "ids") -> Sequence[str]:
     """A list of ids to load: at most MAX_IDS, so that the work a request asks for stays bounded."""
     if len(values) > MAX_IDS:
         raise BadUserInput({field: f"must hold at most {MAX_IDS} ids"})
@@ -97,7 +100,7 @@ def amount(value: Decimal, *, field: str, maximum: Decimal = MAX_AMOUNT) -> Deci
     return cents
 
 
-def future_date(value: datetime, *, now: datetime, field: str = "input.endDate") -> datetime:
+def future_date(value: datetime, *, now: datetime, field: str = "end_date") -> datetime:
     if value <= now:
         raise BadUserInput({field: "must be in the future"})
     return value

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from domain.errors import ErrorCode
 from graph import background
 from graph.bootstrap import Container, bootstrap
 from graph.cors import cors_middleware
@@ -28,11 +29,11 @@ from graph.view import GraphQLView
 
 
 async def not_found(_: Request, __: Exception) -> Response:
-    return error_response(404, "Not found", "NOT_FOUND")
+    return error_response(404, "Not found", ErrorCode.NOT_FOUND)
 
 
 async def method_not_allowed(_: Request, __: Exception) -> Response:
-    return error_response(405, "Method not allowed: use GET or POST", "BAD_REQUEST", {"Allow": "GET, POST"})
+    return error_response(405, "Method not allowed: use GET or POST", ErrorCode.BAD_REQUEST, {"Allow": "GET, POST"})
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Starlette:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import jwt
 
 from domain.entities import User
+from domain.errors import InvalidToken
 from graph import ids
 
 ALGORITHM = "HS256"
@@ -22,10 +23,6 @@ REFUSALS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.DecodeError, "The token is malformed"),
 )
 INVALID = "The token is invalid"
-
-
-class InvalidToken(Exception):
-    """The Authorization header does not carry a token we accept."""
 
 
 class TokenService:

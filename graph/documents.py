@@ -18,11 +18,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     ExecutableDefinitionNode,
+    FieldNode,
     GraphQLError,
+    InlineFragmentNode,
     SelectionSetNode,
-    ValidationRule,
     parse,
 )
 from strawberry.extensions import SchemaExtension
@@ -39,7 +41,7 @@ DOCUMENT_ENTRY_BYTES = 8 * 1024 * 1024
 TOKEN_BYTES = 600
 
 Key = tuple[str, tuple[tuple[str, object], ...]]
-Rules = tuple[type[ValidationRule], ...]
+Rules = tuple[type[ASTValidationRule], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,10 @@ def count_selections(document: DocumentNode) -> int:
     while stack:
         selections = stack.pop().selections
         count += len(selections)
-        stack.extend(s.selection_set for s in selections if getattr(s, "selection_set", None) is not None)
+        stack.extend(
+            s.selection_set for s in selections
+            if isinstance(s, FieldNode | InlineFragmentNode) and s.selection_set is not None
+        )
     return count
 
 

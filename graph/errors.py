@@ -22,6 +22,7 @@ from graphql.language.visitor import Visitor
 from sqlalchemy.exc import InterfaceError, OperationalError
 from strawberry.extensions import SchemaExtension
 
+from domain.errors import ErrorCode, code_extensions
 from graph.scalars import ScalarInputError
 
 log = logging.getLogger("markets.errors")
@@ -61,8 +62,9 @@ class ValidationPhase(SchemaExtension):
         execution.context.validation_failed = bool(execution.pre_execution_errors)
 
 
-def error_body(message: str, code: str, **extensions: Any) -> dict[str, Any]:
-    return {"message": message, "extensions": {"code": code, **extensions}}
+def error_body(message: str, code: ErrorCode, **extensions: Any) -> dict[str, Any]:
+    """A GraphQL error as the client reads it, for errors built outside graphql-core."""
+    return {"message": message, "extensions": code_extensions(code, **extensions)}
 
 
 def is_database_down(error: BaseException | None) -> bool:
@@ -128,25 +130,26 @@ def classify(
 
     Without `suggestions` (introspection off), graphql-core's "Did you mean …?" hints are left out.
     """
-    body = error.formatted
+    body: dict[str, Any] = dict(error.formatted)
     if not suggestions:
         body["message"] = SUGGESTION.sub("", body["message"])
     original = error.original_error
     if (error.extensions or {}).get("code"):
         return body
     if isinstance(error, GraphQLSyntaxError):
-        return {**body, "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}
+        return {**body, "extensions": code_extensions(ErrorCode.GRAPHQL_PARSE_FAILED)}
     if validation_failed:
         if isinstance(original, ScalarInputError) and error.nodes:
             fields = {literal_path(document, error.nodes[0]) or "input": str(original)}
-            return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": fields}}
-        return {**body, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
+            return {**body, "extensions": code_extensions(ErrorCode.BAD_USER_INPUT, fields=fields)}
+        return {**body, "extensions": code_extensions(ErrorCode.GRAPHQL_VALIDATION_FAILED)}
     if error.path is None:
         # Execution errors with no path are variable values that did not coerce.
-        return {**body, "extensions": {"code": "BAD_USER_INPUT", "fields": variable_fields(body["message"], document)}}
+        fields = variable_fields(body["message"], document)
+        return {**body, "extensions": code_extensions(ErrorCode.BAD_USER_INPUT, fields=fields)}
     if is_database_down(original):
         log.warning("database unavailable: %r", original)
-        return {**body, **error_body("The database is unavailable", "SERVICE_UNAVAILABLE")}
+        return {**body, **error_body("The database is unavailable", ErrorCode.SERVICE_UNAVAILABLE)}
     log.error("unexpected error at %s", error.path, exc_info=original or error)
     where = {key: body[key] for key in ("locations", "path") if key in body}
-    return where | error_body(INTERNAL, "INTERNAL_SERVER_ERROR")
+    return where | error_body(INTERNAL, ErrorCode.INTERNAL_SERVER_ERROR)

@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard
 
 import orjson
 from redis.asyncio import Redis
@@ -73,9 +73,14 @@ def decode(raw: bytes | str) -> tuple[str, list[Change]]:
 
 def change(market_id: object, kind: object, fields: object) -> Change:
     """One decoded change, its parts checked."""
-    if not isinstance(market_id, int) or kind not in KINDS or not isinstance(fields, list):
+    if not isinstance(market_id, int) or not is_kind(kind) or not isinstance(fields, list):
         raise TypeError("malformed change")
-    return Change(market_id, kind, frozenset(str(f) for f in fields))  # type: ignore[arg-type]
+    return Change(market_id, kind, frozenset(str(f) for f in fields))
+
+
+def is_kind(value: object) -> TypeGuard[Kind]:
+    """Whether a decoded value names a kind of change."""
+    return value in KINDS
 
 
 class Feed:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from domain.errors import ErrorCode
 from graph.errors import error_body
 from graph.json import dumps
 from graph.observe import record_error_codes
 
 
 def error_response(
-    status: int, message: str, code: str, headers: dict[str, str] | None = None, **extensions: object
+    status: int, message: str, code: ErrorCode, headers: dict[str, str] | None = None, **extensions: object
 ) -> Response:
     record_error_codes([code])
     return Response(

@@ -34,11 +34,11 @@ from graphql import (
 from graphql.language.visitor import Visitor
 from strawberry.extensions import SchemaExtension
 
+from domain.errors import ErrorCode, code_extensions
 from graph.documents import DocumentStore, document_key
 from graph.errors import literal_path, variable_path
 from graph.logs import conceal
 
-CODE = "BAD_USER_INPUT"
 MESSAGE = "Strings may not contain NUL characters or lone surrogates"
 NUL = "must not contain NUL characters"
 SURROGATE = "must not contain lone surrogates"
@@ -77,7 +77,7 @@ def bad_strings(value: object, path: str) -> Iterator[tuple[str, str]]:
 
 def refused(fields: Mapping[str, str]) -> GraphQLError:
     """The one BAD_USER_INPUT error naming every bad string."""
-    return GraphQLError(MESSAGE, extensions={"code": CODE, "fields": dict(fields)})
+    return GraphQLError(MESSAGE, extensions=code_extensions(ErrorCode.BAD_USER_INPUT, fields=dict(fields)))
 
 
 def request_refusal(query: object, operation_name: object) -> GraphQLError | None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from functools import partial
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 from graphql import (
     DocumentNode,
@@ -37,9 +38,9 @@ from graphql import (
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 
+from domain.errors import ErrorCode, code_extensions
 from graph.settings import Settings
 
-CODE = "QUERY_TOO_COMPLEX"
 # The page a connection returns without first/last, when its schema declares no default.
 DEFAULT_PAGE_SIZE = 20
 # Introspection's type references nest `ofType` eight deep without fanning out: it adds no depth.
@@ -85,7 +86,7 @@ class Budgeted(Protocol):
 
 def too_complex(message: str, nodes: list[Node] | None = None, **measures: int) -> GraphQLError:
     """A QUERY_TOO_COMPLEX error carrying what was measured and the limit."""
-    return GraphQLError(message, nodes, extensions={"code": CODE, **measures})
+    return GraphQLError(message, nodes, extensions=code_extensions(ErrorCode.QUERY_TOO_COMPLEX, **measures))
 
 
 def over_limit(key: str, value: int, limit: int, node: Node | None) -> GraphQLError | None:
@@ -213,7 +214,7 @@ class Cost(Measure):
         return literal(node)
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """A value GraphQL's Int accepts (booleans are not ints here)."""
     return type(value) is int and value in INT_RANGE
 
@@ -261,6 +262,13 @@ def measured(check: Callable[[], GraphQLError | None]) -> GraphQLError | None:
         return too_complex(NESTED_MESSAGE)
 
 
+def operation_over_limit(
+    meter: Measure, operation: OperationDefinitionNode, key: str, limit: int
+) -> GraphQLError | None:
+    """The error for an operation whose measure exceeds the limit, None within it."""
+    return over_limit(key, meter.operation(operation), limit, operation)
+
+
 def limit_rule(measure: type[Measure], key: str, limit: int) -> type[ValidationRule]:
     """A validation rule refusing each operation whose measure exceeds the limit."""
 
@@ -270,7 +278,7 @@ def limit_rule(measure: type[Measure], key: str, limit: int) -> type[ValidationR
             meter = measure(self.context.schema, node)
             for operation in node.definitions:
                 if isinstance(operation, OperationDefinitionNode):
-                    error = measured(lambda o=operation: over_limit(key, meter.operation(o), limit, o))
+                    error = measured(partial(operation_over_limit, meter, operation, key, limit))
                     if error is not None:
                         self.report_error(error)
 
@@ -301,12 +309,12 @@ def mark_too_complex(error: GraphQLError, aborted: Callable[[], str] = lambda: N
         match = TOKEN_LIMIT.search(error.message)
         if match is not None:
             error.message = f"Query has more than {match.group(1)} {match.group(2)}"
-            error.extensions = {"code": CODE, "limit": int(match.group(1))}
+            error.extensions = code_extensions(ErrorCode.QUERY_TOO_COMPLEX, limit=int(match.group(1)))
         elif NESTED_TOO_DEEPLY in error.message:
-            error.message, error.extensions = NESTED_MESSAGE, {"code": CODE}
+            error.message, error.extensions = NESTED_MESSAGE, code_extensions(ErrorCode.QUERY_TOO_COMPLEX)
     elif isinstance(error, ValidationAbortedError) and error.message == VALIDATION_ABORTED:
         # Without "Too many validation errors": the validator ran out of stack.
-        error.message, error.extensions = aborted(), {"code": CODE}
+        error.message, error.extensions = aborted(), code_extensions(ErrorCode.QUERY_TOO_COMPLEX)
 
 
 class QueryLimits(SchemaExtension):
@@ -320,7 +328,8 @@ class QueryLimits(SchemaExtension):
         """Set the token limit and the rules; give the parser's limit errors their code."""
         execution = self.execution_context
         tokens = self.limits.max_tokens  # comments are bounded too: the lexer allocates each one
-        execution.parse_options.update(max_lexical_tokens=tokens, max_comments=tokens)
+        # graphql-core 3.3 takes both; strawberry's ParseOptions TypedDict names only max_tokens.
+        execution.parse_options.update(max_lexical_tokens=tokens, max_comments=tokens)  # type: ignore[call-arg]
         execution.validation_rules = (*execution.validation_rules, *self.rules)
         try:
             yield
@@ -328,8 +337,8 @@ class QueryLimits(SchemaExtension):
             mark_too_complex(error)
             raise
         schema, document = execution.schema._schema, execution.graphql_document
-        for error in execution.pre_execution_errors or ():  # caught by strawberry's own parse
-            mark_too_complex(error, lambda: aborted_message(schema, document, self.limits))
+        for refused in execution.pre_execution_errors or ():  # caught by strawberry's own parse
+            mark_too_complex(refused, lambda: aborted_message(schema, document, self.limits))
 
     def on_validate(self) -> Iterator[None]:
         """Refuse an operation that costs too much, with the request's variables."""

@@ -1,34 +1,46 @@
-"""Dataloaders, one set per request, named after what they load; each batches into one query."""
+"""Dataloaders, one set per request, named after what they load; each batches into one query.
+
+They read through the domain's `Reads` port, whatever implements it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
 
 from domain.entities import Market, Position, User
 from domain.pagination import Page, PageRequest
-from persistence.unit_of_work import Repositories
+from domain.ports import Reads
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-def by_key(fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]], default: Any = None) -> DataLoader:
-    """A loader over a fetch-many function that answers a mapping."""
+def by_key(fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]]) -> DataLoader[K, V | None]:
+    """A loader over a fetch-many function that answers a mapping (None for a key it lacks)."""
 
     async def load(keys: Sequence[K]) -> list[V | None]:
         found = await fetch(keys)
-        return [found.get(key, default) for key in keys]
+        return [found.get(key) for key in keys]
+
+    return DataLoader(load)
+
+
+def count_by_key(fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, int]]]) -> DataLoader[K, int]:
+    """A loader over a count-many function that answers a mapping (0 for a key it lacks)."""
+
+    async def load(keys: Sequence[K]) -> list[int]:
+        found = await fetch(keys)
+        return [found.get(key, 0) for key in keys]
 
     return DataLoader(load)
 
 
 def page_per_parent(
     fetch: Callable[[Sequence[int], PageRequest], Awaitable[Mapping[int, Page[V]]]],
-) -> DataLoader:
+) -> DataLoader[tuple[int, PageRequest], Page[V]]:
     """A loader of (parent id, page request) → page, one query per distinct page request."""
 
     async def load(keys: Sequence[tuple[int, PageRequest]]) -> list[Page[V]]:
@@ -41,26 +53,26 @@ def page_per_parent(
     return DataLoader(load)
 
 
-class OnFirstUse:
+class OnFirstUse(Generic[K, V]):
     """A Loaders attribute built on first use, then kept on the instance: a request uses a few of
     the loaders, and each DataLoader built costs a little of every request's fixed cost."""
 
-    def __init__(self, build: Callable[[Repositories], DataLoader]) -> None:
+    def __init__(self, build: Callable[[Reads], DataLoader[K, V]]) -> None:
         self._build = build
         self._name = ""
 
     def __set_name__(self, _owner: type, name: str) -> None:
         self._name = name
 
-    def __get__(self, loaders: Loaders, _owner: type) -> DataLoader:
-        loader = self._build(loaders.repositories)
+    def __get__(self, loaders: Loaders, _owner: type) -> DataLoader[K, V]:
+        loader = self._build(loaders.reads)
         loaders.__dict__[self._name] = loader  # no __set__: later reads find it in the instance
         return loader
 
 
 class Loaders:
-    def __init__(self, repositories: Repositories) -> None:
-        self.repositories = repositories
+    def __init__(self, reads: Reads) -> None:
+        self.reads = reads
 
     user = OnFirstUse(lambda r: by_key(r.users.get_many))
     market = OnFirstUse(lambda r: by_key(r.markets.get_many))
@@ -68,16 +80,28 @@ class Loaders:
     positions_by_market = OnFirstUse(lambda r: page_per_parent(r.positions.pages_by_market))
     positions_by_user = OnFirstUse(lambda r: page_per_parent(r.positions.pages_by_user))
     markets_by_creator = OnFirstUse(lambda r: page_per_parent(r.markets.pages_by_creator))
-    position_count_by_market = OnFirstUse(lambda r: by_key(r.positions.count_by_market, 0))
-    position_count_by_user = OnFirstUse(lambda r: by_key(r.positions.count_by_user, 0))
-    market_count_by_creator = OnFirstUse(lambda r: by_key(r.markets.count_by_creator, 0))
+    position_count_by_market = OnFirstUse(lambda r: count_by_key(r.positions.count_by_market))
+    position_count_by_user = OnFirstUse(lambda r: count_by_key(r.positions.count_by_user))
+    market_count_by_creator = OnFirstUse(lambda r: count_by_key(r.markets.count_by_creator))
     transaction = OnFirstUse(lambda r: by_key(r.ledger.get_many))
     transactions_by_user = OnFirstUse(lambda r: page_per_parent(r.ledger.pages_by_user))
-    transaction_count_by_user = OnFirstUse(lambda r: by_key(r.ledger.count_by_user, 0))
+    transaction_count_by_user = OnFirstUse(lambda r: count_by_key(r.ledger.count_by_user))
     price_points_by_market = OnFirstUse(lambda r: page_per_parent(r.price_points.pages_by_market))
-    price_point_count_by_market = OnFirstUse(lambda r: by_key(r.price_points.count_by_market, 0))
+    price_point_count_by_market = OnFirstUse(lambda r: count_by_key(r.price_points.count_by_market))
 
     def remember(self, entity: User | Market | Position) -> None:
         """Replace a cached entity after a write, so the rest of the request sees the write."""
-        loader = {User: self.user, Market: self.market, Position: self.position}[type(entity)]
-        loader.clear(entity.id).prime(entity.id, entity)
+        if isinstance(entity, User):
+            replace_cached(self.user, entity)
+        elif isinstance(entity, Market):
+            replace_cached(self.market, entity)
+        else:
+            replace_cached(self.position, entity)
+
+
+E = TypeVar("E", User, Market, Position)
+
+
+def replace_cached(loader: DataLoader[int, E | None], entity: E) -> None:
+    """Drop what the loader holds for the entity's id and hold the entity instead."""
+    loader.clear(entity.id).prime(entity.id, entity)

@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -144,7 +144,7 @@ def formatter(*, json: bool, colors: bool = False, secrets: Iterable[str] = ()) 
     )
 
 
-class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class LineHandler(logging.StreamHandler[TextIO]):
     """A stream handler that, when a line cannot be written, says so in one line, never with the record's
     arguments (the stdlib's fallback prints them, and a traceback, as plain text)."""
 

@@ -8,6 +8,7 @@ import logging
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.errors import ErrorCode
 from graph.errors import INTERNAL
 from graph.http import error_response
 from graph.observe import finish_request
@@ -53,9 +54,9 @@ class RequestContextMiddleware:
             # Logged once, here: not re-raised, so uvicorn does not log it a second time.
             log.exception("unhandled error")
             if started:
-                info.error_codes.append("INTERNAL_SERVER_ERROR")
+                info.error_codes.append(ErrorCode.INTERNAL_SERVER_ERROR)
             else:
-                await error_response(500, INTERNAL, "INTERNAL_SERVER_ERROR")(scope, receive, tagged_send)
+                await error_response(500, INTERNAL, ErrorCode.INTERNAL_SERVER_ERROR)(scope, receive, tagged_send)
         finally:
             finish_request(info)
 
@@ -104,7 +105,7 @@ class BodyTimeoutMiddleware:
             if started:
                 raise
             message = f"The request body took more than {self.seconds:g} s to arrive"
-            await error_response(408, message, "BAD_REQUEST", {"Connection": "close"})(scope, receive, send)
+            await error_response(408, message, ErrorCode.BAD_REQUEST, {"Connection": "close"})(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -159,5 +160,5 @@ class BodyLimitMiddleware:
         return receive
 
     async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"The request body is over {self.max_bytes} bytes", "BAD_REQUEST")
+        response = error_response(413, f"The request body is over {self.max_bytes} bytes", ErrorCode.BAD_REQUEST)
         await response(scope, receive, send)

@@ -26,7 +26,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from graph.ratelimit import RateLimited
+from domain.errors import RateLimited
 
 
 def mutation_fields(document: DocumentNode, operation: OperationDefinitionNode) -> int:

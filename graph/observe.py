@@ -11,6 +11,7 @@ from graphql import DocumentNode, OperationDefinitionNode, get_operation_ast
 from starlette.requests import Request
 
 from domain.entities import User
+from domain.errors import ErrorCode
 from graph import ids
 from graph.json import loads
 from graph.metrics import record_request
@@ -36,7 +37,7 @@ def record_error_codes(codes: Iterable[str]) -> None:
 
 def record_errors(errors: Iterable[Mapping[str, Any]]) -> None:
     """Add the `extensions.code` of each formatted GraphQL error."""
-    record_error_codes(str(e.get("extensions", {}).get("code", "INTERNAL_SERVER_ERROR")) for e in errors)
+    record_error_codes(str(e.get("extensions", {}).get("code", ErrorCode.INTERNAL_SERVER_ERROR)) for e in errors)
 
 
 async def record_operation(request: Request, document: DocumentNode | None) -> None:

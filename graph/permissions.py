@@ -1,36 +1,41 @@
-"""Permission classes attached to fields: the contract's role × operation table, declaratively."""
+"""Permission classes attached to fields: the contract's role × operation table, declaratively.
+
+They are the first check, made before a resolver runs; the rules themselves live in
+domain/access.py, which every write service asks again.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
-from domain.entities import User
+from domain import access
+from domain.errors import Forbidden, Unauthenticated, code_extensions
 from domain.roles import MODERATE, Permission
 
 
 class IsAuthenticated(BasePermission):
-    message = "You must be signed in to do this"
-    error_extensions = {"code": "UNAUTHENTICATED"}
+    message = access.SIGN_IN_NEEDED
+    error_extensions = code_extensions(Unauthenticated.code)
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return info.context.viewer is not None
+        return access.is_signed_in(info.context.viewer)
 
 
 class Grants(BasePermission):
     """The viewer's role carries `permission`."""
 
-    error_extensions = {"code": "FORBIDDEN"}
+    error_extensions = code_extensions(Forbidden.code)
 
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
-        self.message = f"This needs the {permission.value} permission"
+        self.message = access.permission_needed(permission)
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        viewer = info.context.viewer
-        return viewer is not None and viewer.can(self.permission)
+        return access.allowed(info.context.viewer, self.permission)
 
 
 class IsOwnerOr(Grants):
@@ -40,27 +45,22 @@ class IsOwnerOr(Grants):
     (Position.user on a page of pages) off the coroutine path.
     """
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]  # sync: see above
         if getattr(source, "is_viewer", False):
             return True
-        return owner_or(info.context.viewer, source.owner_id, self.permission)
+        return access.owns_or(info.context.viewer, source.owner_id, self.permission)
 
 
-def owner_or(viewer: User | None, owner_id: int, permission: Permission) -> bool:
-    """The viewer is the owner, or holds `permission`."""
-    return viewer is not None and (owner_id == viewer.id or viewer.can(permission))
-
-
-def signed_in() -> list[PermissionExtension]:
+def signed_in() -> list[FieldExtension]:
     return [PermissionExtension(permissions=[IsAuthenticated()], use_directives=False)]
 
 
-def requires(permission: Permission) -> list[PermissionExtension]:
+def requires(permission: Permission) -> list[FieldExtension]:
     """Signed in (else UNAUTHENTICATED) with `permission` (else FORBIDDEN)."""
     return [PermissionExtension(permissions=[IsAuthenticated(), Grants(permission)], use_directives=False)]
 
 
-def visible_to_owner_or(permission: Permission) -> list[PermissionExtension]:
+def visible_to_owner_or(permission: Permission) -> list[FieldExtension]:
     """Null, with no error, for anyone but the owner and holders of `permission`."""
     return [PermissionExtension(permissions=[IsOwnerOr(permission)], fail_silently=True, use_directives=False)]
 

@@ -24,13 +24,13 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from domain.bounded import BoundedLRU, text_bytes
+from domain.errors import PersistedQueryNotFound
 from graph.bootstrap import Container
 from graph.context import Context
 from graph.metrics import count_redis_failure
 
 log = logging.getLogger("markets.persisted")
 
-CODE = "PERSISTED_QUERY_NOT_FOUND"
 NOT_FOUND = "PersistedQueryNotFound"
 ONLY_PERSISTED = "Only registered persisted queries are accepted: send extensions.persistedQuery with a known hash"
 MISMATCH = "provided sha does not match query"
@@ -136,12 +136,9 @@ async def register(store: QueryStore, query: str) -> str:
     return sha
 
 
-class Refused(Exception):
-    """A persisted-query request answered with one PERSISTED_QUERY_NOT_FOUND error (HTTP 200)."""
-
-    def result(self) -> ExecutionResult:
-        """The GraphQL result that says so."""
-        return ExecutionResult(data=None, errors=[GraphQLError(str(self), extensions={"code": CODE})])
+def refusal_result(refusal: PersistedQueryNotFound) -> ExecutionResult:
+    """The GraphQL result of a refused persisted-query request: that one error (HTTP 200)."""
+    return ExecutionResult(data=None, errors=[GraphQLError(str(refusal), extensions=refusal.extensions)])
 
 
 def requested_hash(extensions: dict[str, Any] | None) -> str | None:
@@ -174,17 +171,17 @@ class PersistedQueries:
         sha = requested_hash(data.extensions)
         if sha is None:
             if self.only and data.query is not None:
-                raise Refused(ONLY_PERSISTED)
+                raise PersistedQueryNotFound(ONLY_PERSISTED)
             return data.query, None
         if data.query is None:
             stored = await self.store.get(sha)
             if stored is None:
-                raise Refused(NOT_FOUND)
+                raise PersistedQueryNotFound(NOT_FOUND)
             return stored, None
         if sha256_hex(data.query) != sha:
             raise HTTPException(400, MISMATCH)
         if self.only and await self.store.get(sha) is None:
-            raise Refused(ONLY_PERSISTED)
+            raise PersistedQueryNotFound(ONLY_PERSISTED)
         return data.query, None if self.only else sha
 
     async def execute(
@@ -194,8 +191,8 @@ class PersistedQueries:
         """Run the request with its query resolved; store a new query once it parsed and validated."""
         try:
             query, new_sha = await self.resolve(data)
-        except Refused as refusal:
-            return refusal.result()
+        except PersistedQueryNotFound as refusal:
+            return refusal_result(refusal)
         result = await run(dataclasses.replace(data, query=query))
         validated = context.document is not None and not context.validation_failed
         if new_sha is not None and query is not None and validated and len(query) <= MAX_STORED_LENGTH:

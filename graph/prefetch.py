@@ -10,7 +10,7 @@ dataloaders, so results never depend on this module, only their speed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from graphql import (
     FieldNode,
@@ -25,12 +25,15 @@ from strawberry.types import Info
 
 from domain.errors import DomainError
 
+# graphql-core's own info: its context is strawberry's, which this module does not read.
+RawInfo: TypeAlias = "GraphQLResolveInfo[Any]"
+
 if TYPE_CHECKING:
     from graph.types.markets import MarketType
     from graph.types.positions import PositionType
 
 
-def subfields(raw: GraphQLResolveInfo, nodes: Sequence[FieldNode], name: str) -> list[FieldNode]:
+def subfields(raw: RawInfo, nodes: Sequence[FieldNode], name: str) -> list[FieldNode]:
     """The fields called `name` selected directly under `nodes`, through fragments."""
     found: list[FieldNode] = []
 
@@ -50,12 +53,12 @@ def subfields(raw: GraphQLResolveInfo, nodes: Sequence[FieldNode], name: str) ->
     return found
 
 
-def edge_nodes(raw: GraphQLResolveInfo, connections: Sequence[FieldNode]) -> list[FieldNode]:
+def edge_nodes(raw: RawInfo, connections: Sequence[FieldNode]) -> list[FieldNode]:
     """The `edges { node }` fields under connection fields."""
     return subfields(raw, subfields(raw, connections, "edges"), "node")
 
 
-def shared_arguments(raw: GraphQLResolveInfo, type_name: str, fields: Sequence[FieldNode]) -> dict[str, Any] | None:
+def shared_arguments(raw: RawInfo, type_name: str, fields: Sequence[FieldNode]) -> dict[str, Any] | None:
     """The coerced arguments all `fields` share, or None when they differ (aliases) or are absent."""
     object_type = raw.schema.get_type(type_name)
     assert isinstance(object_type, GraphQLObjectType)

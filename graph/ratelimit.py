@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-import math
 import time
 import uuid
 from collections import deque
@@ -24,7 +23,7 @@ from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 
 from domain import validation
-from domain.errors import BadUserInput
+from domain.errors import BadUserInput, RateLimited
 from graph.metrics import RATE_LIMITED, REDIS_FAILURES
 
 log = logging.getLogger("markets.ratelimit")
@@ -54,18 +53,6 @@ end
 redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
 return false
 """
-
-
-class RateLimited(Exception):
-    """Over a limit; `retry_after` is how many seconds until the oldest counted request expires."""
-
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = max(1, math.ceil(retry_after))
-        super().__init__(f"Too many requests: retry in {self.retry_after} s")
-
-    @property
-    def extensions(self) -> dict[str, object]:
-        return {"code": "RATE_LIMITED", "retryAfter": self.retry_after}
 
 
 class Window(Protocol):

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import strawberry
 from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
+from strawberry.types.scalar import ScalarDefinition
 
 CENTS = Decimal("0.01")
 # Plain decimal notation in ASCII digits, as JSON writes numbers (sign, point, exponent allowed).
@@ -86,4 +87,4 @@ DecimalScalar = strawberry.scalar(
     parse_literal=parse_decimal_literal,
 )
 
-SCALAR_OVERRIDES = {datetime: DateTimeScalar, Decimal: DecimalScalar}
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {datetime: DateTimeScalar, Decimal: DecimalScalar}

@@ -77,16 +77,16 @@ def mutation(
 class Mutation:
     sign_up = mutation(sign_up)
     login = mutation(login)
-    create_market = mutation(create_market, permissions=signed_in())
-    update_market = mutation(update_market, permissions=signed_in())
+    create_market = mutation(create_market, permissions=requires(Permission.WRITE))
+    update_market = mutation(update_market, permissions=requires(Permission.WRITE))
     delete_market = mutation(
         delete_market, permissions=requires(MODERATE),
         description="Moderators and admins. Returns the id of the deleted market.",
     )
     resolve_market = mutation(resolve_market, permissions=requires(MODERATE), description="Moderators and admins.")
-    open_position = mutation(open_position, permissions=signed_in())
+    open_position = mutation(open_position, permissions=requires(Permission.WRITE))
     sell_position = mutation(
-        sell_position, permissions=signed_in(),
+        sell_position, permissions=requires(Permission.WRITE),
         description="The holder only: sells every share of the position to the market maker.",
     )
     adjust_balance = mutation(

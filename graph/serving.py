@@ -14,6 +14,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from domain.errors import ErrorCode
 from graph.errors import error_body
 from graph.json import dumps
 from graph.settings import Settings
@@ -44,7 +45,7 @@ def header_timeout_seconds() -> float:
 
 def timeout_response(message: str) -> bytes:
     """A raw HTTP 408 in the GraphQL error shape, which closes the connection."""
-    body = dumps({"errors": [error_body(message, "BAD_REQUEST")]})
+    body = dumps({"errors": [error_body(message, ErrorCode.BAD_REQUEST)]})
     head = (
         "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
@@ -59,7 +60,7 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.header_deadline: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's own signature
         super().connection_made(transport)
         self.await_headers()
 

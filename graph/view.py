@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cross_web import HTTPException
-from graphql import ExecutionResult
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -15,11 +14,13 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
-from strawberry.types.unset import UNSET, UnsetType
+from strawberry.types.unset import UnsetType
 
+from domain import views
 from domain.entities import User
-from graph.auth import InvalidToken
+from domain.errors import ErrorCode, InvalidToken, RateLimited
 from graph.bootstrap import Container
 from graph.context import Context
 from graph.errors import classify, is_database_down
@@ -32,7 +33,7 @@ from graph.loaders import Loaders
 from graph.logs import conceal
 from graph.observe import record_errors, record_operation, record_viewer
 from graph.persisted import PersistedQueries
-from graph.ratelimit import RateLimited, client_address
+from graph.ratelimit import client_address
 from graph.schema import Schema
 from graph.socket_limits import SocketCounts
 from graph.websocket import SocketContext, SocketHandler, admit, authenticate, socket_context
@@ -45,7 +46,7 @@ RETRY_AFTER_SECONDS = "5"
 class GraphQLView(GraphQL[Context, None]):
     # Subscriptions over WebSocket: graph.websocket, frames checked by graph.frames.
     graphql_transport_ws_handler_class = SocketHandler
-    websocket_adapter_class = SocketFrames  # type: ignore[assignment]
+    websocket_adapter_class = SocketFrames
 
     def __init__(self, *, container: Container, schema: Schema) -> None:
         settings = container.settings
@@ -78,6 +79,7 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         if isinstance(request, WebSocket):
             return socket_context(self.container, request)  # its viewer comes with connection_init
+        assert isinstance(response, Response)  # strawberry's sub-response, for an HTTP request
         repositories = Repositories(Session(self.container.engine), self.container.market_cache)
         context = Context(
             request=request, response=response, container=self.container, repositories=repositories,
@@ -105,7 +107,7 @@ class GraphQLView(GraphQL[Context, None]):
         await authenticate(context, self.token_subject, self.viewer)
         if context.viewer is not None:
             admit(self.sockets, context, f"user:{context.viewer.id}", self.container.settings.max_sockets_per_user)
-        return UNSET
+        return UnsetType()
 
     def token_subject(self, authorization: str | None) -> tuple[int | None, InvalidToken | None]:
         """The user pk a bearer token names, or the reason it is refused (neither without a header)."""
@@ -123,7 +125,7 @@ class GraphQLView(GraphQL[Context, None]):
             return None
         # Not through the user loader: a cached viewer would resolve a tick before its batch-mates
         # and split their batches in two.
-        user = (await context.repositories.users.get_many([pk])).get(pk)
+        user = await views.current_user(reads=context.repositories, user_id=pk)
         if user is None:
             raise InvalidToken("The token's user no longer exists")
         return user
@@ -143,7 +145,7 @@ class GraphQLView(GraphQL[Context, None]):
         return graphiql_page()
 
     async def execute_single(
-        self, request: Request, request_adapter: object, sub_response: Response, context: Context,
+        self, request: Request, request_adapter: AsyncHTTPRequestAdapter, sub_response: Response, context: Context,
         root_value: None, request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Refuse bad characters in the query text or operationName (they cannot even be hashed or echoed);
@@ -168,16 +170,16 @@ class GraphQLView(GraphQL[Context, None]):
             for e in result.errors
         ]
         record_errors(errors)
-        if any(e["extensions"]["code"] == "SERVICE_UNAVAILABLE" for e in errors):
+        if any(e["extensions"]["code"] == ErrorCode.SERVICE_UNAVAILABLE for e in errors):
             context.response.status_code = 503
             context.response.headers["Retry-After"] = RETRY_AFTER_SECONDS
-        waits = [e["extensions"]["retryAfter"] for e in errors if e["extensions"]["code"] == "RATE_LIMITED"]
+        waits = [e["extensions"]["retryAfter"] for e in errors if e["extensions"]["code"] == ErrorCode.RATE_LIMITED]
         if waits:
             context.response.status_code = 429
             context.response.headers["Retry-After"] = str(max(waits))
         # Errors raised before execution began leave no `data` entry (GraphQL spec, "Response").
         executed = result.data is not None or any(e.path for e in result.errors)
-        return {"data": result.data, "errors": errors} if executed else {"errors": errors}  # type: ignore[typeddict-item]
+        return {"data": result.data, "errors": errors} if executed else {"errors": errors}  # type: ignore[typeddict-item]  # data-less: spec
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -190,17 +192,17 @@ class GraphQLView(GraphQL[Context, None]):
             response = self.http_error(error)
         except RateLimited as error:
             response = error_response(
-                429, str(error), "RATE_LIMITED", {"Retry-After": str(error.retry_after)}, retryAfter=error.retry_after
+                429, str(error), error.code, {"Retry-After": str(error.retry_after)}, retryAfter=error.retry_after
             )
         except InvalidToken as error:
             response = error_response(
-                401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                401, str(error), error.code, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         except Exception as error:
             if not is_database_down(error):
                 raise
             response = error_response(
-                503, "The database is unavailable", "SERVICE_UNAVAILABLE", {"Retry-After": RETRY_AFTER_SECONDS}
+                503, "The database is unavailable", ErrorCode.SERVICE_UNAVAILABLE, {"Retry-After": RETRY_AFTER_SECONDS}
             )
         finally:
             context = getattr(request.state, "context", None)
@@ -214,11 +216,13 @@ class GraphQLView(GraphQL[Context, None]):
         if isinstance(refused, CannotGetOperationTypeError):
             # No operation of that name: the document does not validate for this request, which the
             # contract answers with HTTP 200 like any other validation failure (not a transport 400).
-            return error_response(200, refused.as_http_error_reason(), "GRAPHQL_VALIDATION_FAILED")
+            return error_response(200, refused.as_http_error_reason(), ErrorCode.GRAPHQL_VALIDATION_FAILED)
         if isinstance(refused, InvalidOperationTypeError) and refused.operation_type is OperationType.SUBSCRIPTION:
             return error_response(400, "Subscriptions run over WebSocket (graphql-transport-ws) at /graphql",
-                                  "BAD_REQUEST")
+                                  ErrorCode.BAD_REQUEST)
         if isinstance(refused, InvalidOperationTypeError):
-            return error_response(405, "Mutations are only accepted over POST", "BAD_REQUEST", {"Allow": "POST"})
-        return error_response(error.status_code, error.reason, "BAD_REQUEST" if error.status_code < 500 else
-                              "INTERNAL_SERVER_ERROR")
+            return error_response(
+                405, "Mutations are only accepted over POST", ErrorCode.BAD_REQUEST, {"Allow": "POST"}
+            )
+        return error_response(error.status_code, error.reason, ErrorCode.BAD_REQUEST if error.status_code < 500 else
+                              ErrorCode.INTERNAL_SERVER_ERROR)

@@ -27,23 +27,29 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jwt
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLFormattedError, GraphQLSyntaxError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message, PongMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage,
+    Message,
+    PongMessage,
+    SubscribeMessage,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from domain import views
 from domain.entities import User
-from graph.auth import InvalidToken
+from domain.errors import ErrorCode, InvalidToken, RateLimited
 from graph.bootstrap import Container
 from graph.context import Context
 from graph.errors import INTERNAL, classify, error_body, is_database_down
@@ -53,9 +59,8 @@ from graph.inputs import request_refusal
 from graph.json import dumps
 from graph.loaders import Loaders
 from graph.metrics import WEBSOCKET_DROPS
-from graph.persisted import CODE as PERSISTED_QUERY_NOT_FOUND
 from graph.persisted import ONLY_PERSISTED, sha256_hex
-from graph.ratelimit import RateLimited, client_address
+from graph.ratelimit import client_address
 from graph.socket_limits import CLOSE_TOO_MANY_SOCKETS, CostBudget, SocketCounts, TooManySockets
 from persistence.database import Session
 from persistence.unit_of_work import Repositories
@@ -127,7 +132,7 @@ class SocketContext(Context):
             return
         check = self.viewer_check
         if time.monotonic() - check.at >= self.container.settings.ws_viewer_recheck_seconds:
-            check.user = (await self.repositories.users.get_many([self.viewer.id])).get(self.viewer.id)
+            check.user = await views.current_user(reads=self.repositories, user_id=self.viewer.id)
             check.at = time.monotonic()
         if check.user is None:
             await self.viewer_gone()
@@ -170,7 +175,7 @@ def socket_context(container: Container, websocket: WebSocket) -> SocketContext:
     """The context of a socket just accepted: anonymous until connection_init says otherwise."""
     repositories, loaders = fresh_scope(container)
     return SocketContext(
-        request=websocket, response=websocket, container=container, repositories=repositories,  # type: ignore[arg-type]
+        request=websocket, response=websocket, container=container, repositories=repositories,  # type: ignore[arg-type]  # a socket has no Response
         loaders=loaders, client_address=client_address(websocket, container.trusted_proxies),
         budget=CostBudget(limit=container.settings.max_subscription_cost_per_connection),
     )
@@ -228,7 +233,7 @@ def with_code(error: GraphQLError, context: SocketContext, *, from_stream: bool)
     """
     original = error.original_error
     if isinstance(original, InvalidOperationTypeError):
-        body = error_body(SUBSCRIPTIONS_ONLY, "BAD_REQUEST")
+        body = error_body(SUBSCRIPTIONS_ONLY, ErrorCode.BAD_REQUEST)
     elif from_stream and error.path is None and not (error.extensions or {}).get("code"):
         body = stream_failure(original or error)
     else:
@@ -243,9 +248,9 @@ def stream_failure(error: BaseException) -> dict[str, Any]:
     """The body for an unexpected failure of the event stream itself (logged here)."""
     if is_database_down(error):
         log.warning("database unavailable during a subscription: %r", error)
-        return error_body("The database is unavailable", "SERVICE_UNAVAILABLE")
+        return error_body("The database is unavailable", ErrorCode.SERVICE_UNAVAILABLE)
     log.error("subscription stream failed", exc_info=error)
-    return error_body(INTERNAL, "INTERNAL_SERVER_ERROR")
+    return error_body(INTERNAL, ErrorCode.INTERNAL_SERVER_ERROR)
 
 
 async def coded(results: AsyncGenerator[ExecutionResult, None], context: SocketContext) -> AsyncGenerator[Any, None]:
@@ -301,17 +306,20 @@ class SocketSchema:
 class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with this server's rules (see the module's docstring)."""
 
+    # The view's get_context gives every socket a SocketContext.
+    context: SocketContext
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.schema = SocketSchema(self.schema)  # type: ignore[assignment]
+        self.schema = SocketSchema(self.schema)  # type: ignore[assignment]  # a wrapper, not a Schema
         self.context.drop = self.drop
-        self.settings = self.view.container.settings  # type: ignore[attr-defined]
+        self.settings = self.view.container.settings  # type: ignore[attr-defined]  # GraphQLView (it imports us)
         self.watchers: set[asyncio.Task[None]] = set()
         self.awaiting_pong = False
         self.dropping = False
         self.closing: asyncio.Future[None] | None = None
         self.cancelled: list[asyncio.Task[None]] = []
-        self.counts: SocketCounts = self.view.sockets  # type: ignore[attr-defined]
+        self.counts: SocketCounts = self.view.sockets  # type: ignore[attr-defined]  # GraphQLView (it imports us)
 
     async def handle(self) -> None:
         """Serve the socket unless its address holds MAX_SOCKETS_PER_ADDRESS already (4429); its slots are
@@ -361,7 +369,7 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def send_message(self, message: Message) -> None:
         """As a text frame, as the protocol says (the view's JSON encoder gives bytes, for HTTP)."""
         try:
-            await self.websocket.ws.send_text(dumps(message).decode())  # type: ignore[attr-defined]
+            await self.websocket.ws.send_text(dumps(message).decode())  # type: ignore[attr-defined]  # starlette adapter
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
 
@@ -375,7 +383,8 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if refusal is None:
             await super().handle_subscribe(message)
             return
-        await self.send_message({"id": message["id"], "type": "error", "payload": [refusal]})  # type: ignore[typeddict-item]
+        payload = [cast(GraphQLFormattedError, refusal)]  # error_body's shape
+        await self.send_message(ErrorMessage(id=message["id"], type="error", payload=payload))
 
     async def refusal(self, message: SubscribeMessage) -> dict[str, Any] | None:
         """The error refusing a subscription the protocol itself would accept; None to go on.
@@ -386,21 +395,22 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return None
         viewer = self.context.viewer
         try:
-            await self.view.container.rate_limiter.check_viewer(  # type: ignore[attr-defined]
+            await self.view.container.rate_limiter.check_viewer(  # type: ignore[attr-defined]  # GraphQLView
                 f"user:{viewer.id}" if viewer is not None else f"address:{self.context.client_address}"
             )
         except RateLimited as error:
-            return error_body(str(error), "RATE_LIMITED", retryAfter=error.retry_after)
+            return error_body(str(error), error.code, retryAfter=error.retry_after)
         bad = request_refusal(message["payload"]["query"], message["payload"].get("operationName"))
         if bad is not None:
-            return bad.formatted
+            return dict(bad.formatted)
         limit = self.settings.max_subscriptions_per_connection
         if len(self.operations) >= limit:
-            return error_body(f"At most {limit} subscriptions per connection: complete one first", "RATE_LIMITED")
-        persisted = self.view.persisted  # type: ignore[attr-defined]
+            too_many = f"At most {limit} subscriptions per connection: complete one first"
+            return error_body(too_many, ErrorCode.RATE_LIMITED)
+        persisted = self.view.persisted  # type: ignore[attr-defined]  # GraphQLView (it imports us)
         query = message["payload"]["query"]
         if persisted.only and (not isinstance(query, str) or await persisted.store.get(sha256_hex(query)) is None):
-            return error_body(ONLY_PERSISTED, PERSISTED_QUERY_NOT_FOUND)
+            return error_body(ONLY_PERSISTED, ErrorCode.PERSISTED_QUERY_NOT_FOUND)
         return None
 
     async def keep_alive(self, interval: float) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from redis.asyncio import Redis
 from saq import CronJob, Job, Status, Worker
 from saq.queue.redis import RedisQueue
+from saq.types import PartialTimersDict
 
 from domain.ports import FailedJob, QueueStats
 from jobs.functions import FUNCTIONS, PERIODIC, JobDeps, JobFunction, OnFinish, RetryPolicy, log_failure, timeout_of
@@ -58,8 +59,10 @@ class SaqJobQueue:
     async def stats(self) -> QueueStats:
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.llen(self.queue.namespace("queued")).llen(self.queue.namespace("active"))
-            pipe.zcard(self.queue.namespace("incomplete")).zcount(FAILED_KEY, now - self.failed_ttl, "+inf")
+            pipe.llen(self.queue.namespace("queued"))
+            pipe.llen(self.queue.namespace("active"))
+            pipe.zcard(self.queue.namespace("incomplete"))
+            pipe.zcount(FAILED_KEY, now - self.failed_ttl, "+inf")
             pipe.zcount(self.queue.namespace("stats"), int(now * 1000), "+inf")
             queued, active, incomplete, failed, workers = await pipe.execute()
         return QueueStats(
@@ -68,14 +71,16 @@ class SaqJobQueue:
         )
 
     async def failed(self, limit: int = 20) -> list[FailedJob]:
-        keys = [key.decode() for key in await self.redis.zrevrange(FAILED_KEY, 0, max(limit - 1, 0))]
+        found = await self.redis.zrevrange(FAILED_KEY, 0, max(limit - 1, 0))
+        keys = [key.decode() if isinstance(key, bytes) else str(key) for key in found]
         return [failed_job(job) for job in await self.queue.jobs(keys) if job is not None]
 
     async def record_failure(self, job: Job) -> None:
         """Keep a job that failed for good beyond saq's ttl, list it, and log it."""
         now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.expire(job.id, self.failed_ttl).zadd(FAILED_KEY, {job.key: now})
+            pipe.expire(job.id, self.failed_ttl)
+            pipe.zadd(FAILED_KEY, {job.key: now})
             pipe.zremrangebyscore(FAILED_KEY, 0, now - self.failed_ttl)
             await pipe.execute()
         log_failure(job.id, job.function, job.kwargs or {}, job.attempts, job.error)
@@ -113,7 +118,7 @@ class MarketsWorker(Worker[Any]):
 def make_worker(
     jobs: SaqJobQueue, deps: JobDeps, *, concurrency: int, burst: bool = False,
     functions: Mapping[str, JobFunction] = FUNCTIONS, on_finish: OnFinish = lambda function, outcome: None,
-    timers: Mapping[str, int] | None = None, periodic: bool = True,
+    timers: PartialTimersDict | None = None, periodic: bool = True,
 ) -> MarketsWorker:
     """A saq worker running the job functions with `deps`; `burst` stops it once the queue is empty."""
     cron = [CronJob(functions[name], cron=line) for name, _, line in PERIODIC if name in functions and periodic]
@@ -121,7 +126,7 @@ def make_worker(
         jobs.queue, functions=list(functions.items()), concurrency=concurrency, cron_jobs=cron, burst=burst,
         # Bounded waits for work, so a stopping worker's idle tasks end promptly.
         dequeue_timeout=0.2 if burst else 1.0, shutdown_grace_period_s=SHUTDOWN_GRACE_SECONDS,
-        timers=dict(timers) if timers else None,  # type: ignore[arg-type]
+        timers=timers,
         **hooks(jobs, deps, concurrency, on_finish),
     )
 

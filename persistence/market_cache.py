@@ -57,7 +57,7 @@ def encode(market: Market) -> bytes:
     })
 
 
-def decode(raw: bytes) -> Market:
+def decode(raw: bytes | str) -> Market:
     data: dict[str, Any] = orjson.loads(raw)
     return Market(
         id=data["id"], name=data["name"], description=data["description"], status=MarketStatus(data["status"]),
@@ -68,6 +68,11 @@ def decode(raw: bytes) -> Market:
         updated_at=datetime.fromisoformat(data["updated_at"]), yes_pool=Decimal(data["yes_pool"]),
         no_pool=Decimal(data["no_pool"]),
     )
+
+
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text, whether or not the client decodes replies."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisMarketStore:
@@ -82,7 +87,7 @@ class RedisMarketStore:
         values = await self._redis.mget(keys)
         entries, generations = values[: len(ids)], values[len(ids) :]
         hits = {i: decode(raw) for i, raw in zip(ids, entries, strict=True) if raw is not None}
-        misses = {i: (g or b"0").decode() for i, raw, g in zip(ids, entries, generations, strict=True) if raw is None}
+        misses = {i: as_text(g or b"0") for i, raw, g in zip(ids, entries, generations, strict=True) if raw is None}
         return hits, misses
 
     async def store(self, markets: Sequence[Market], generations: Mapping[int, Generation]) -> None:

@@ -186,7 +186,8 @@ def make_markets(rng: random.Random, count: int, user_count: int) -> tuple[list[
 def market_created_at(rng: random.Random, earlier: list[Row]) -> datetime:
     """A whole second in [BASE - 1 year, BASE - 1 day); now and then an earlier market's, to make ties."""
     if earlier and rng.random() < TIE_SHARE:
-        return earlier[rng.randrange(len(earlier))]["created_at"]
+        tied: datetime = earlier[rng.randrange(len(earlier))]["created_at"]
+        return tied
     return BASE - timedelta(seconds=YEAR - rng.randrange(YEAR - DAY))
 
 
@@ -271,8 +272,10 @@ async def insert_chunks(conn: AsyncConnection, table: Table, rows: list[Row]) ->
         return
     if conn.dialect.name == "postgresql":
         columns = list(rows[0])
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        driver = (await conn.get_raw_connection()).driver_connection
+        if driver is None:
+            raise RuntimeError("the PostgreSQL connection has no asyncpg connection under it")
+        await driver.copy_records_to_table(
             table.name, records=[tuple(row[column] for column in columns) for row in rows], columns=columns
         )
         return

@@ -35,7 +35,7 @@ def load_model(threads: int = 1) -> Any:
             from transformers.utils import logging as transformers_logging
 
             torch.set_num_threads(threads)
-            transformers_logging.disable_progress_bar()
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # unannotated in transformers
             _model = SentenceTransformer(str(get_model_path()), device="cpu")
         return _model
 

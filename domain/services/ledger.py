@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Context, Decimal
 
-from domain import validation
+from domain import access, validation
 from domain.entities import Transaction, TransactionKind, User
 from domain.errors import BadUserInput, Conflict, NotFound
 from domain.field_errors import FieldErrors
 from domain.ports import Clock, UnitOfWork
+from domain.roles import Permission
 
 GRANT_NOTE = "Starting balance"
 
@@ -56,9 +57,10 @@ def adjustment_amount(value: Decimal, *, field: str = "amount") -> Decimal:
 
 
 async def adjust_balance(
-    *, uow: UnitOfWork, clock: Clock, user_id: int | None, amount: Decimal, note: str
+    *, uow: UnitOfWork, clock: Clock, viewer: User | None, user_id: int | None, amount: Decimal, note: str
 ) -> User:
     """An admin's credit or debit with a reason; a debit below 0.00 is a CONFLICT."""
+    access.require(viewer, Permission.ADMIN)
     errors = FieldErrors()
     clean_amount = errors.check(adjustment_amount, amount)
     clean_note = errors.check(lambda text: validation.trimmed_length(text, field="note", low=1, high=200), note)

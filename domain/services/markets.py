@@ -11,12 +11,12 @@ from datetime import datetime
 from decimal import Decimal
 from functools import partial
 
-from domain import validation
+from domain import access, validation
 from domain.entities import Market, MarketStatus, Outcome, User
-from domain.errors import Conflict, Forbidden, NotFound
+from domain.errors import Conflict, NotFound
 from domain.field_errors import FieldErrors
 from domain.ports import Clock, MarketChanges, UnitOfWork
-from domain.roles import MODERATE
+from domain.roles import MODERATE, Permission
 from domain.services.ledger import Economy
 from domain.services.positions import buy
 
@@ -43,11 +43,12 @@ class MarketEdit:
 
 
 async def create_market(
-    *, uow: UnitOfWork, clock: Clock, economy: Economy, viewer: User, name: str, description: str,
+    *, uow: UnitOfWork, clock: Clock, economy: Economy, viewer: User | None, name: str, description: str,
     end_date: datetime | None, initial_position: InitialPosition | None,
 ) -> Market:
     """Create a market with both pools at MARKET_LIQUIDITY and its first price point; the
-    creator's first position, if any, is a purchase in the same transaction."""
+    creator's first position, if any, is a purchase in the same transaction. Any signed-in user."""
+    creator = access.require(viewer, Permission.WRITE)
     now = clock()
     errors = FieldErrors()
     clean_name = errors.check(validation.market_name, name)
@@ -56,17 +57,17 @@ async def create_market(
         errors.check(partial(validation.future_date, now=now), end_date)
     amount = None
     if initial_position is not None:
-        amount = errors.check(partial(validation.amount, field="input.initialPosition.amount"), initial_position.amount)
+        amount = errors.check(partial(validation.amount, field="initial_position.amount"), initial_position.amount)
     errors.raise_if_any()
     assert clean_name is not None
     async with uow:
         market = await uow.markets.add(
-            name=clean_name, description=description, end_date=end_date, creator_id=viewer.id,
+            name=clean_name, description=description, end_date=end_date, creator_id=creator.id,
             liquidity=economy.market_liquidity, now=now,
         )
         await uow.price_points.add(market_id=market.id, yes_pool=market.yes_pool, no_pool=market.no_pool, at=now)
         if initial_position is not None and amount is not None:
-            await buy(uow, clock=clock, user_id=viewer.id, market_id=market.id, outcome=initial_position.outcome,
+            await buy(uow, clock=clock, user_id=creator.id, market_id=market.id, outcome=initial_position.outcome,
                       amount=amount, after=market.created_at)
             market = (await uow.markets.get_many([market.id]))[market.id]
         await uow.commit()
@@ -86,7 +87,7 @@ def edit_changes(edit: MarketEdit) -> MarketChanges:
     future one at createMarket only): it ends trading now, as a moderator closing the market would."""
     errors = FieldErrors()
     if edit.status is MarketStatus.RESOLVED:
-        errors.add("input.status", "RESOLVED is set through resolveMarket")
+        errors.add("status", "RESOLVED is set through resolveMarket")
     name = errors.check(validation.market_name, edit.name) if edit.name is not None else None
     if edit.description is not None:
         errors.check(validation.market_description, edit.description)
@@ -98,16 +99,16 @@ def edit_changes(edit: MarketEdit) -> MarketChanges:
 
 
 async def update_market(
-    *, uow: UnitOfWork, clock: Clock, viewer: User, market_id: int | None, edit: MarketEdit
+    *, uow: UnitOfWork, clock: Clock, viewer: User | None, market_id: int | None, edit: MarketEdit
 ) -> Market:
     """Edit a market: owners edit its text and date, moderators anything but RESOLVED."""
-    if edit.status is not None and not viewer.can(MODERATE):
-        raise Forbidden("Only moderators and admins can change a market's status")
+    editor = access.require(viewer, Permission.WRITE)
+    if edit.status is not None:
+        access.require(editor, MODERATE, refusal="Only moderators and admins can change a market's status")
     now = clock()
     async with uow:
         market = await get_market_or_raise(uow, market_id)
-        if market.creator_id != viewer.id and not viewer.can(MODERATE):
-            raise Forbidden("You can only edit your own markets")
+        access.require_owner_or(editor, market.creator_id, MODERATE, refusal="You can only edit your own markets")
         if edit.status is not None and market.status in FINAL:
             # Before the input check: on a settled market any status, RESOLVED included, is CONFLICT.
             raise Conflict(f"A {market.status.value} market's status cannot change")
@@ -130,9 +131,10 @@ async def _raise_lost_race(uow: UnitOfWork, market_id: int) -> None:
     raise Conflict(f"A {market.status.value} market's status cannot change")
 
 
-async def delete_market(*, uow: UnitOfWork, clock: Clock, market_id: int | None) -> int:
+async def delete_market(*, uow: UnitOfWork, clock: Clock, viewer: User | None, market_id: int | None) -> int:
     """Delete a market and its positions, refunding them first unless it is settled; returns the
-    id deleted. The ledger keeps its transactions, without market and position."""
+    id deleted. The ledger keeps its transactions, without market and position. Moderators and admins."""
+    access.require(viewer, MODERATE)
     async with uow:
         market = await uow.markets.lock(market_id) if market_id is not None else None
         if market is None:
@@ -146,8 +148,11 @@ async def delete_market(*, uow: UnitOfWork, clock: Clock, market_id: int | None)
     return market.id
 
 
-async def resolve_market(*, uow: UnitOfWork, clock: Clock, market_id: int | None, outcome: Outcome) -> Market:
-    """Settle an ACTIVE or CLOSED market on an outcome: winners' shares pay 1.00 each."""
+async def resolve_market(
+    *, uow: UnitOfWork, clock: Clock, viewer: User | None, market_id: int | None, outcome: Outcome
+) -> Market:
+    """Settle an ACTIVE or CLOSED market on an outcome: winners' shares pay 1.00 each. Moderators and admins."""
+    access.require(viewer, MODERATE)
     async with uow:
         market = await get_market_or_raise(uow, market_id)
         changes = MarketChanges(status=MarketStatus.RESOLVED, resolved_outcome=outcome, require_status_in=RESOLVABLE)

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from domain import market_maker, validation
+from domain import access, market_maker, validation
 from domain.entities import IdempotencyKey, Market, MarketStatus, Outcome, Position, TransactionKind, User
-from domain.errors import BadUserInput, Conflict, Forbidden, NotFound
+from domain.errors import BadUserInput, Conflict, NotFound
 from domain.field_errors import FieldErrors
 from domain.market_maker import Pools, Trade
 from domain.ports import Clock, UnitOfWork
+from domain.roles import Permission
 from domain.services.ledger import credit
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -55,7 +56,7 @@ def limit(value: Decimal, *, field: str) -> Decimal:
     return validation.amount(value, field=field, maximum=MAX_LIMIT)
 
 
-def idempotency_key(value: str, *, field: str = "input.idempotencyKey") -> str:
+def idempotency_key(value: str, *, field: str = "idempotency_key") -> str:
     if not IDEMPOTENCY_KEY.fullmatch(value):
         raise BadUserInput({field: "must be 1 to 64 printable ASCII characters without spaces"})
     return value
@@ -69,13 +70,14 @@ def ensure_open(market: Market, now: datetime) -> None:
         raise Conflict("Market is not open for trading (its end date has passed)")
 
 
-async def open_position(*, uow: UnitOfWork, clock: Clock, viewer: User, purchase: Purchase) -> Position:
-    """Buy shares; with an idempotency key, a retry within 24 hours gets the first call's position."""
+async def open_position(*, uow: UnitOfWork, clock: Clock, viewer: User | None, purchase: Purchase) -> Position:
+    """Buy shares (any signed-in user); with an idempotency key, a retry within 24 hours gets the first position."""
+    buyer = access.require(viewer, Permission.WRITE)
     errors = FieldErrors()
-    amount = errors.check(lambda value: validation.amount(value, field="input.amount"), purchase.amount)
+    amount = errors.check(lambda value: validation.amount(value, field="amount"), purchase.amount)
     min_shares = None
     if purchase.min_shares is not None:
-        min_shares = errors.check(lambda value: limit(value, field="input.minShares"), purchase.min_shares)
+        min_shares = errors.check(lambda value: limit(value, field="min_shares"), purchase.min_shares)
     key = errors.check(idempotency_key, purchase.idempotency_key) if purchase.idempotency_key is not None else None
     errors.raise_if_any()
     assert amount is not None
@@ -84,17 +86,17 @@ async def open_position(*, uow: UnitOfWork, clock: Clock, viewer: User, purchase
     async with uow:
         if key is not None:
             stored = IdempotencyKey(
-                user_id=viewer.id, key=key, market_id=purchase.market_id, outcome=purchase.outcome, amount=amount,
+                user_id=buyer.id, key=key, market_id=purchase.market_id, outcome=purchase.outcome, amount=amount,
                 position_id=None, created_at=clock(),
             )
             if not await uow.idempotency.claim(stored, expired_before=stored.created_at - IDEMPOTENCY_TTL):
                 return await _repeated(uow, stored)
         position = await buy(
-            uow, clock=clock, user_id=viewer.id, market_id=purchase.market_id, outcome=purchase.outcome,
+            uow, clock=clock, user_id=buyer.id, market_id=purchase.market_id, outcome=purchase.outcome,
             amount=amount, min_shares=min_shares,
         )
         if key is not None:
-            await uow.idempotency.attach(viewer.id, key, position.id)
+            await uow.idempotency.attach(buyer.id, key, position.id)
         await uow.commit()
     return position
 
@@ -138,18 +140,18 @@ async def buy(
 
 
 async def sell_position(
-    *, uow: UnitOfWork, clock: Clock, viewer: User, position_id: int | None, min_proceeds: Decimal | None
+    *, uow: UnitOfWork, clock: Clock, viewer: User | None, position_id: int | None, min_proceeds: Decimal | None
 ) -> Position:
-    """The holder sells every share back; CONFLICT if sold already, the market is not open, or
-    the proceeds fall short of `minProceeds`."""
+    """The holder (whatever their role) sells every share back; CONFLICT if sold already, the market
+    is not open, or the proceeds fall short of `minProceeds`."""
+    seller = access.require(viewer, Permission.WRITE)
     async with uow:
         held = (await uow.positions.get_many([position_id])).get(position_id) if position_id is not None else None
         if held is None:
             raise NotFound("No position with this id")
-        if held.user_id != viewer.id:
-            raise Forbidden("Only the holder can sell a position")
+        access.require_owner(seller, held.user_id, refusal="Only the holder can sell a position")
         # Permission before validation (contract): a stranger's bad minProceeds is still FORBIDDEN.
-        bound = limit(min_proceeds, field="minProceeds") if min_proceeds is not None else None
+        bound = limit(min_proceeds, field="min_proceeds") if min_proceeds is not None else None
         market = await uow.markets.lock(held.market_id)
         if market is None:
             raise NotFound("No position with this id")
@@ -162,7 +164,7 @@ async def sell_position(
         sold = await uow.positions.mark_sold(held.id, proceeds=trade.money_decimal, now=now)
         if sold is None:
             raise Conflict("This position was sold or settled already")
-        await credit(uow, clock=clock, user_id=viewer.id, amount=trade.money_decimal, kind=TransactionKind.SELL,
+        await credit(uow, clock=clock, user_id=seller.id, amount=trade.money_decimal, kind=TransactionKind.SELL,
                      market_id=market.id, position_id=held.id)
         await _move_pools(uow, market, trade, volume_added=Decimal(0), now=now)
         await uow.commit()

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from domain import validation
-from domain.entities import Market, MarketStatus
+from domain import access, validation
+from domain.entities import Market, MarketStatus, User
 from domain.errors import NotFound
 from domain.events import MarketWrites
 from domain.pagination import MarketFilter
@@ -25,6 +25,7 @@ from domain.ports import (
     UnitOfWork,
     VectorIndex,
 )
+from domain.roles import Permission
 
 # Job names, shared by whoever enqueues and whoever runs them.
 INDEX_MARKET = "index_market"
@@ -193,8 +194,9 @@ async def search_markets(
         window *= 4
 
 
-async def request_reindex(*, uow: UnitOfWork, jobs: JobQueue, market_id: int | None) -> str:
-    """Queue a fresh encoding of one market (after a model change, say); the job's id."""
+async def request_reindex(*, uow: UnitOfWork, jobs: JobQueue, viewer: User | None, market_id: int | None) -> str:
+    """Queue a fresh encoding of one market (after a model change, say; admins only); the job's id."""
+    access.require(viewer, Permission.ADMIN)
     async with uow:
         found = (await uow.markets.get_many([market_id])).get(market_id) if market_id is not None else None
     if found is None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from domain import validation
+from domain import access, validation
 from domain.entities import User
-from domain.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from domain.errors import Conflict, NotFound, Unauthenticated
 from domain.field_errors import FieldErrors
 from domain.ports import Clock, PasswordHasher, UnitOfWork
-from domain.roles import ROLE_RANK, Role
+from domain.roles import Permission, Role
 from domain.services.ledger import Economy, grant_starting_balance
 
 BAD_CREDENTIALS = "Invalid email or password"
@@ -47,10 +47,10 @@ async def login(*, uow: UnitOfWork, hasher: PasswordHasher, email: str, password
     return user
 
 
-async def set_user_role(*, uow: UnitOfWork, viewer: User, user_id: int | None, role: Role) -> User:
-    """Give a user a role; an admin may not lower their own (the last admin stays one)."""
-    if user_id == viewer.id and ROLE_RANK[role] < ROLE_RANK[viewer.role]:
-        raise Forbidden("You cannot lower your own role")
+async def set_user_role(*, uow: UnitOfWork, viewer: User | None, user_id: int | None, role: Role) -> User:
+    """Give a user a role (admins only); an admin may not lower their own (the last admin stays one)."""
+    admin = access.require(viewer, Permission.ADMIN)
+    access.require_may_give_role(admin, user_id, role)
     async with uow:
         user = await uow.users.set_role(user_id, role) if user_id is not None else None
         if user is None:

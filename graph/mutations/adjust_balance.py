@@ -15,8 +15,8 @@ from graph.types.users import UserType
 async def adjust_balance(info: Info, user_id: strawberry.ID, amount: Decimal, note: str) -> UserType:
     context = info.context
     user = await ledger.adjust_balance(
-        uow=context.unit_of_work(), clock=context.container.clock, user_id=ids.decode(user_id, "User"),
-        amount=amount, note=note,
+        uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+        user_id=ids.decode(user_id, "User"), amount=amount, note=note,
     )
     context.loaders.remember(user)
     return UserType.from_entity(user)

@@ -6,6 +6,7 @@ from strawberry.types import Info
 
 from domain.services import markets
 from domain.services.markets import InitialPosition
+from graph.argument_paths import CREATE_MARKET, argument_paths
 from graph.types.inputs import CreateMarketInput
 from graph.types.markets import MarketType
 
@@ -13,11 +14,12 @@ from graph.types.markets import MarketType
 async def create_market(info: Info, input: CreateMarketInput) -> MarketType:
     context = info.context
     given = input.initial_position
-    market = await markets.create_market(
-        uow=context.unit_of_work(), clock=context.container.clock, economy=context.container.settings.economy,
-        viewer=context.viewer,
-        name=input.name, description=input.description, end_date=input.end_date,
-        initial_position=InitialPosition(given.outcome, given.amount) if given is not None else None,
-    )
+    with argument_paths(CREATE_MARKET):
+        market = await markets.create_market(
+            uow=context.unit_of_work(), clock=context.container.clock, economy=context.container.settings.economy,
+            viewer=context.viewer,
+            name=input.name, description=input.description, end_date=input.end_date,
+            initial_position=InitialPosition(given.outcome, given.amount) if given is not None else None,
+        )
     context.loaders.remember(market)
     return MarketType.from_entity(market)

@@ -10,6 +10,7 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
+from domain import views
 from domain.entities import MarketStatus
 from domain.pagination import MarketFilter, MarketOrder, page_size
 from domain.services import search
@@ -57,11 +58,11 @@ async def markets(
     where = domain_filter(filter)
     scope = cursor_scope(where, order)
     request = relay_request(info, scope=scope, first=first, after=after, last=last, before=before)
-    repository = info.context.repositories.markets
-    page = await repository.page(filter=where, order=order, request=request)
+    reads = info.context.repositories
+    page = await views.markets_page(reads=reads, filter=where, order=order, request=request)
     found = connection(
         page, node=MarketType.from_entity, cursors=info.context.container.cursors, scope=scope,
-        count=lambda: repository.count(filter=where),
+        count=lambda: views.markets_count(reads=reads, filter=where),
     )
     rows = edge_nodes(info._raw_info, info._raw_info.field_nodes)
     await prefetch_markets(info, [edge.node for edge in found.edges], rows)
@@ -70,8 +71,9 @@ async def markets(
 
 async def market(info: Info, id: strawberry.ID) -> MarketType | None:
     found = await load_node(info, id, only="Market")
-    if found is not None:
-        await prefetch_markets(info, [found], info._raw_info.field_nodes)
+    if not isinstance(found, MarketType):
+        return None
+    await prefetch_markets(info, [found], info._raw_info.field_nodes)
     return found
 
 

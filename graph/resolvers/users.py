@@ -8,7 +8,7 @@ import json
 import strawberry
 from strawberry.types import Info
 
-from domain import validation
+from domain import validation, views
 from domain.roles import Role
 from graph.types.connections import Connection, connection
 from graph.types.node import Node, load_node
@@ -22,7 +22,8 @@ async def me(info: Info) -> UserType | None:
 
 
 async def user(info: Info, id: strawberry.ID) -> UserType | None:
-    return await load_node(info, id, only="User")
+    found = await load_node(info, id, only="User")
+    return found if isinstance(found, UserType) else None
 
 
 async def users(
@@ -30,11 +31,11 @@ async def users(
 ) -> Connection[UserType]:
     scope = json.dumps(["users", role.value if role else None])
     request = relay_request(info, scope=scope, first=first, after=after)
-    repository = info.context.repositories.users
-    page = await repository.page(role=role, request=request)
+    reads, viewer = info.context.repositories, info.context.viewer
+    page = await views.users_page(reads=reads, viewer=viewer, role=role, request=request)
     return connection(
         page, node=UserType.from_entity, cursors=info.context.container.cursors, scope=scope,
-        count=lambda: repository.count(role=role),
+        count=lambda: views.users_count(reads=reads, viewer=viewer, role=role),
     )
 
 

@@ -16,6 +16,7 @@ from domain.pagination import Page, SortKey
 from graph.cursors import CursorCodec
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +69,9 @@ class Connection(Generic[T]):
 
 
 def connection(
-    page: Page[object],
+    page: Page[E],
     *,
-    node: Callable[[object], T],
+    node: Callable[[E], T],
     cursors: CursorCodec,
     scope: str,
     count: Callable[[], Awaitable[int]],

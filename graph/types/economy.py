@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 from aiodataloader import DataLoader
 from strawberry.types import Info
 
-from domain.entities import PricePoint, Transaction, TransactionKind
+from domain.entities import PricePoint, Transaction
 from domain.services.quotes import Quote
 from graph import ids
-from graph.types.enums import OutcomeEnum
+from graph.types.enums import OutcomeEnum, TransactionKindEnum
 from graph.types.node import Node
 
 if TYPE_CHECKING:
@@ -22,11 +22,7 @@ if TYPE_CHECKING:
     from graph.types.positions import PositionType
 
 T = TypeVar("T")
-
-TransactionKindEnum = strawberry.enum(
-    TransactionKind, name="TransactionKind", description="What moved money in or out of a balance."
-)
-
+E = TypeVar("E")
 
 @strawberry.type(name="Transaction")
 class TransactionType(Node):
@@ -66,7 +62,7 @@ class TransactionType(Node):
         return await referenced(info.context.loaders.position, self.position_pk, PositionType.from_entity)
 
 
-async def referenced(loader: DataLoader, pk: int | None, to_type: Callable[[Any], T]) -> T | None:
+async def referenced(loader: DataLoader[int, E | None], pk: int | None, to_type: Callable[[E], T]) -> T | None:
     """What a ledger row points at, through `loader`; None when it points at nothing, or at a row
     deleted since (the reference is set to NULL then, but a page read just before may still hold it)."""
     entity = await loader.load(pk) if pk is not None else None

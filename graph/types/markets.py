@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.types import Info
@@ -58,7 +58,7 @@ class MarketType(Node):
     def creator(self, info: Info) -> Annotated[UserType, strawberry.lazy("graph.types.users")]:
         if self.prefetched_creator is not None:
             return user_type(self.prefetched_creator)
-        return self.load_creator(info)
+        return self.load_creator(info)  # type: ignore[return-value]  # strawberry awaits it (sync when prefetched)
 
     async def load_creator(self, info: Info) -> UserType:
         return user_type(await info.context.loaders.user.load(self.creator_id))
@@ -68,8 +68,8 @@ class MarketType(Node):
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[Annotated[PositionType, strawberry.lazy("graph.types.positions")]]:
         if self.prefetched_positions is not None and self.prefetched_positions[0] == (first, after):
-            return self.prefetched_positions[1]
-        return self.load_positions(info, first, after)
+            return cast("Connection[PositionType]", self.prefetched_positions[1])
+        return self.load_positions(info, first, after)  # type: ignore[return-value]  # strawberry awaits it (sync when prefetched)
 
     async def load_positions(self, info: Info, first: int | None, after: str | None) -> Connection[PositionType]:
         return (await self.position_pages(info, [self.pk], first=first, after=after))[0]

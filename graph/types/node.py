@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
+from aiodataloader import DataLoader
 from strawberry.types import Info
 
+from domain.access import owns_or
 from domain.roles import Permission
 from graph import ids
-from graph.permissions import owner_or
 
 
 @strawberry.interface(description="An object with an opaque global identifier (Relay Global Object Identification).")
@@ -17,7 +19,7 @@ class Node:
     id: strawberry.ID
 
 
-async def load_node(info: Info, global_id: str, *, only: str | None = None) -> Any:
+async def load_node(info: Info, global_id: str, *, only: str | None = None) -> Node | None:
     """The object a global id names (of type `only`, when given), or None; None too for a
     Transaction the viewer may not see (only its user and admins may)."""
     from graph.types.economy import TransactionType
@@ -30,7 +32,7 @@ async def load_node(info: Info, global_id: str, *, only: str | None = None) -> A
         return None
     type_name, pk = decoded
     loaders = info.context.loaders
-    kinds = {
+    kinds: dict[str, tuple[DataLoader[int, Any], Callable[[Any], Node]]] = {
         "User": (loaders.user, UserType.from_entity),
         "Market": (loaders.market, MarketType.from_entity),
         "Position": (loaders.position, PositionType.from_entity),
@@ -40,7 +42,7 @@ async def load_node(info: Info, global_id: str, *, only: str | None = None) -> A
         return None
     loader, to_type = kinds[type_name]
     entity = await loader.load(pk)
-    if entity is None or (type_name == "Transaction" and not owner_or(info.context.viewer, entity.user_id,
+    if entity is None or (type_name == "Transaction" and not owns_or(info.context.viewer, entity.user_id,
                                                                        Permission.ADMIN)):
         return None
     return to_type(entity)

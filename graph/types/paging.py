@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from aiodataloader import DataLoader
 from strawberry.types import Info
 
-from domain.pagination import PageRequest, page_request
+from domain.pagination import Page, PageRequest, page_request
 from graph.types.connections import Connection, connection
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 def relay_request(
@@ -29,7 +31,7 @@ def relay_request(
 
 async def child_connections(
     info: Info, *, parent_ids: Sequence[int], scope: str, first: int | None, after: str | None,
-    node: Callable[[object], T], pages: DataLoader, counts: DataLoader,
+    node: Callable[[E], T], pages: DataLoader[tuple[int, PageRequest], Page[E]], counts: DataLoader[int, int],
 ) -> list[Connection[T]]:
     """Each parent's page of children, in one batch through `pages` (and `counts`, if selected)."""
     request = relay_request(info, scope=scope, first=first, after=after)
@@ -37,7 +39,7 @@ async def child_connections(
     return [
         connection(
             page, node=node, cursors=info.context.container.cursors, scope=scope,
-            count=lambda parent_id=parent_id: counts.load(parent_id),
+            count=partial(counts.load, parent_id),
         )
         for parent_id, page in zip(parent_ids, loaded, strict=True)
     ]

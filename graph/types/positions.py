@@ -55,7 +55,7 @@ class PositionType(Node):
     def market(self, info: Info) -> Annotated[MarketType, strawberry.lazy("graph.types.markets")]:
         if self.prefetched_market is not None:
             return self.prefetched_market
-        return self.load_market(info)
+        return self.load_market(info)  # type: ignore[return-value]  # strawberry awaits it (sync when prefetched)
 
     async def load_market(self, info: Info) -> MarketType:
         from graph.types.markets import MarketType
@@ -71,7 +71,7 @@ class PositionType(Node):
 
         if self.prefetched_user is not None:
             return UserType.from_entity(self.prefetched_user)
-        return self.load_user(info)
+        return self.load_user(info)  # type: ignore[return-value]  # strawberry awaits it (sync when prefetched)
 
     async def load_user(self, info: Info) -> UserType:
         from graph.types.users import UserType

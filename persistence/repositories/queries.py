@@ -81,10 +81,10 @@ async def fetch_pages_by_parent(
         inner = inner.where(beyond([c.reversed() for c in columns], request.before))
     ranked = inner.subquery()
     query = select(ranked).where(ranked.c.page_rank <= request.size + 1)
-    rows = (await session.execute(query.order_by(ranked.c[parent.key], ranked.c.page_rank))).all()
+    rows = (await session.execute(query.order_by(ranked.c[column_key(parent)], ranked.c.page_rank))).all()
     width = len(columns)
     # By position: row._mapping builds a mapping per row, a tenth of a nested page's CPU.
-    parent_at = list(ranked.c.keys()).index(parent.key)
+    parent_at = list(ranked.c.keys()).index(column_key(parent))
     grouped: dict[int, tuple[list[T], list[Any]]] = {pid: ([], []) for pid in parent_ids}
     for row in rows:
         items, keys = grouped[row[parent_at]]
@@ -93,11 +93,18 @@ async def fetch_pages_by_parent(
     return {pid: to_page(items, keys, request) for pid, (items, keys) in grouped.items()}
 
 
+def column_key(column: ColumnElement[Any]) -> str:
+    """The name a column goes by in a subquery's columns (a table's column always has one)."""
+    if column.key is None:
+        raise ValueError(f"{column!r} has no key to find it by in a subquery")
+    return column.key
+
+
 async def count_by_parent(session: Session, parent: ColumnElement[Any], ids: Sequence[int]) -> Mapping[int, int]:
     """How many rows each parent has, in one grouped statement."""
     wanted = sorted(set(ids))
     counts = dict.fromkeys(wanted, 0)
     if wanted:
         query = select(parent, func.count()).where(one_of(session, parent, wanted)).group_by(parent)
-        counts.update({pid: n for pid, n in (await session.execute(query)).all()})
+        counts.update({pid: n for pid, n in map(tuple, (await session.execute(query)).all())})
     return counts

@@ -1,0 +1,1 @@
+"""Unit tests of the domain: services and named queries against in-memory fakes of its ports."""
