@@ -59,7 +59,7 @@ if [[ "$PARTS" == *" search "* ]]; then
   stop_all
 
   echo "== indexing with the model through a worker, then searchMarkets (EMBEDDER=minilm) =="
-  BENCH_INDEX_REDIS_URL="${BENCH_INDEX_REDIS_URL:-$BENCH_REDIS_URL}" "$BIN/python" -m bench.index
+  BENCH_INDEX_REDIS_URL="${BENCH_INDEX_REDIS_URL:-$BENCH_REDIS_URL}" "$BIN/python" -m bench.index --log "${LOGS}worker.log"
   start_server server "$PORT" MARKET_CACHE_TTL_SECONDS=0 REDIS_URL= EMBEDDER=minilm
   "$BIN/python" -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
     --only search_markets --tag minilm "$@"
