@@ -302,6 +302,9 @@ def main(argv: list[str] | None = None) -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
+    failed = [f"{row['case']} ({row['side']}): {row['errors']}" for row in results["median"] if row["errors"]]
+    if failed:
+        raise SystemExit("failed requests (each must succeed): " + ", ".join(failed))
 
 
 if __name__ == "__main__":
