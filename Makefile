@@ -6,7 +6,7 @@ BENCH_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/markets_bench
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench schema clean
+.PHONY: install run test lint bench profile schema clean
 
 install: $(VENV)/.installed
 
@@ -35,8 +35,14 @@ lint: install
 schema: install
 	$(BIN)/markets export-schema
 
+# Ports, Redis and the parts to run: bench/processes.sh and bench/serve_and_run.sh (BENCH_* variables).
 bench: install
-	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) bash bench/serve_and_run.sh
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_BIN=$(BIN) bash bench/serve_and_run.sh
+
+# py-spy's top frames for one read operation under wrk's load: make profile OP=markets_nested
+OP ?= market_by_id
+profile: install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_BIN=$(BIN) bash bench/profile.sh $(OP)
 
 clean:
 	rm -rf $(VENV) markets.db markets.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,10 @@
 """Summarize a py-spy raw profile (`py-spy record --format raw`): where a server's CPU goes.
 
-Two views of the same samples: self time by package (the package of each sample's innermost
-frame: sqlalchemy, graphql, strawberry, the project's graph/ and persistence/, ...) and the
-functions with the most inclusive time (each counted once per sample, however deep it recurses).
-Used to profile the server under `bench.run`'s load (README, "Performance").
+Three views of the same samples: self time by package (the package of each sample's innermost
+frame: sqlalchemy, graphql, strawberry, the project's graph/ and persistence/, ...), the
+functions with the most self time (the innermost frame), and those with the most inclusive time
+(each counted once per sample, however deep it recurses). Used by `make profile` (bench/profile.py)
+to profile the server under wrk's load (README, "Performance").
 """
 
 from __future__ import annotations
@@ -48,13 +49,17 @@ def function(frame: str) -> str:
 def summarize(stacks: list[tuple[list[str], int]], top: int) -> str:
     total = sum(count for _, count in stacks) or 1
     by_package: Counter[str] = Counter()
+    own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     for frames, count in stacks:
         by_package[package(frames[-1])] += count
+        own[function(frames[-1])] += count
         for name in {function(frame) for frame in frames}:
             inclusive[name] += count
     lines = [f"{total} samples", "self time by package:"]
     lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in by_package.most_common(top)]
+    lines.append("self time by function:")
+    lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in own.most_common(top)]
     lines.append("inclusive time by function:")
     lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in inclusive.most_common(top + 10)
               if not name.startswith(("<module>", "main (", "serve (", "run (", "Runner.run", "asyncio_run"))][:top]

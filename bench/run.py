@@ -93,8 +93,9 @@ class Case:
 
 
 CASES = (
+    # The read cases, for runs by hand: `make bench` measures reads with wrk (bench/against_floor.py).
     Case("market_by_id", MARKET_BY_ID, authenticated=False, takes_id=True),
-    # The same document against a server whose market cache is on (make bench serves it twice).
+    # The same document against a server whose market cache is on.
     Case("market_by_id_cached", MARKET_BY_ID, authenticated=False, takes_id=True),
     Case("markets_nested", MARKETS_NESTED, authenticated=True, takes_id=False),
     Case("markets_filtered_by_volume", MARKETS_BY_VOLUME, authenticated=False, takes_id=False),

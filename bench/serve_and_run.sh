@@ -1,92 +1,67 @@
 #!/usr/bin/env bash
-# `make bench`: seed PostgreSQL with the standard data set, serve it, measure over HTTP
-# (trading included: openPosition spread over markets and on one market, sellPosition, and
-# settlement of markets with 10,000 and 100,000 positions, bench/settle.py).
-# The server runs twice: with the market cache off (every case), then with it on, over Redis
-# (the cache-hit case), so the two market(id) rows compare the uncached and the cached path.
-# Then searchMarkets, once per embedder (each after indexing the 10,000 markets with it); the
-# model's indexing runs through a real `markets worker` (bench/index.py: time, peak memory).
+# `make bench`: seed PostgreSQL with the standard data set, serve it, measure over HTTP, in parts
+# (BENCH_PARTS, default all four, in this order):
+#   reads       the read operations against the floor (bench/against_floor.py): the server with the
+#               market cache off, a second one with it on (Redis; market(id) only) and the floor
+#               (bench/floor.py: one SQL statement builds each answer), loaded in turn by wrk with
+#               the same 16 connections, 3 rounds; each as a ratio to the floor, with p50/p99, CPU
+#               and SQL per request, errors and new database connections
+#   trades      openPosition spread over markets and on one market, sellPosition (bench/run.py)
+#   settlement  resolveMarket on markets of 10,000 and 100,000 positions (bench/settle.py)
+#   search      searchMarkets once per embedder, each after indexing the 10,000 markets with it; the
+#               model's indexing runs through a real `markets worker` (bench/index.py)
+# Ports, database, Redis and the venv: see bench/processes.sh. Extra arguments go to bench/run.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${BENCH_DATABASE_URL:?set BENCH_DATABASE_URL}"
-PORT="${BENCH_PORT:-8765}"
-BENCH_REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/12}"
+source bench/processes.sh
+PARTS=" ${BENCH_PARTS:-reads trades settlement search} "
+seed_database
+
+if [[ "$PARTS" == *" reads "* ]]; then
+  echo "== reads against the floor: server (market cache off), server (market cache on), floor =="
+  ensure_wrk
+  redis-cli -u "$BENCH_REDIS_URL" flushdb >/dev/null
+  start_server server "$PORT" MARKET_CACHE_TTL_SECONDS=0 REDIS_URL=
+  server=$LAST_PID
+  start_server cached "$CACHED_PORT" REDIS_URL="$BENCH_REDIS_URL"
+  cached=$LAST_PID
+  start floor "$FLOOR_PORT" "$BIN/python" -m bench.floor --database-url "$BENCH_DATABASE_URL" --port "$FLOOR_PORT"
+  "$BIN/python" -m bench.against_floor --database-url "$BENCH_DATABASE_URL" \
+    --url "http://127.0.0.1:$PORT/graphql" --server-pid "$server" \
+    --cached-url "http://127.0.0.1:$CACHED_PORT/graphql" --cached-pid "$cached" \
+    --floor-url "http://127.0.0.1:$FLOOR_PORT" --floor-pid "$LAST_PID" \
+    --duration "${BENCH_FLOOR_SECONDS:-10}" --rounds "${BENCH_ROUNDS:-3}"
+  stop_all
+fi
+
 RESULTS="${BENCH_RESULTS:-bench/results.json}"
-db_name="${BENCH_DATABASE_URL##*/}"
-psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db_name'" | grep -q 1 \
-  || createdb -h 127.0.0.1 -U postgres "$db_name"
+if [[ "$PARTS" == *" trades "* || "$PARTS" == *" settlement "* ]]; then
+  start_server server "$PORT" MARKET_CACHE_TTL_SECONDS=0 REDIS_URL=
+  if [[ "$PARTS" == *" trades "* ]]; then
+    echo "== trades, market cache off =="
+    "$BIN/python" -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" \
+      --only open_position_spread --only open_position_one_market --only sell_position "$@"
+  fi
+  if [[ "$PARTS" == *" settlement "* ]]; then
+    echo "== settlement: resolveMarket on 10,000 and 100,000 positions =="
+    "$BIN/python" -m bench.settle --url "http://127.0.0.1:$PORT/graphql" --database-url "$BENCH_DATABASE_URL" \
+      --liquidity "${MARKET_LIQUIDITY:-100.00}"
+  fi
+  stop_all
+fi
 
-export DATABASE_URL="$BENCH_DATABASE_URL" RATE_LIMIT_PER_MINUTE=0 AUTH_RATE_LIMIT_PER_MINUTE=0 LOG_LEVEL=WARNING
-# No background indexing or closing under the measurements; each search run says its embedder.
-export PERIODIC_JOBS=false EMBEDDER=hashing
-.venv/bin/markets migrate
-.venv/bin/markets seed --if-empty --users 1000 --markets 10000 --positions 100000
+if [[ "$PARTS" == *" search "* ]]; then
+  echo "== searchMarkets, lexical fallback (EMBEDDER=hashing) =="
+  EMBEDDER=hashing "$BIN/markets" reindex
+  start_server server "$PORT" MARKET_CACHE_TTL_SECONDS=0 REDIS_URL= EMBEDDER=hashing
+  "$BIN/python" -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
+    --only search_markets --tag hashing "$@"
+  stop_all
 
-server=""
-stop_server() {
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  server=""
-}
-trap stop_server EXIT
-start_server() {
-  env "$@" .venv/bin/markets serve --port "$PORT" >> /tmp/markets-bench-server.log 2>&1 &
-  server=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return
-    sleep 0.2
-  done
-  echo "the server did not start: see /tmp/markets-bench-server.log" >&2
-  exit 1
-}
-
-# The floor (bench/floor.py: one SQL statement builds each answer) beside the server, same clients:
-# every read operation as a ratio to it, with CPU and SQL per request (bench/against_floor.py).
-FLOOR_PORT="${BENCH_FLOOR_PORT:-8766}"
-floor=""
-stop_floor() {
-  if [ -n "$floor" ]; then kill "$floor" 2>/dev/null || true; wait "$floor" 2>/dev/null || true; fi
-  floor=""
-}
-echo "== reads against the floor, market cache off =="
-trap 'stop_floor; stop_server' EXIT
-start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL=
-.venv/bin/python -m bench.floor --database-url "$BENCH_DATABASE_URL" --port "$FLOOR_PORT" \
-  >> /tmp/markets-bench-floor.log 2>&1 &
-floor=$!
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$FLOOR_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-.venv/bin/python -m bench.against_floor --url "http://127.0.0.1:$PORT/graphql" --server-pid "$server" \
-  --floor-url "http://127.0.0.1:$FLOOR_PORT" --floor-pid "$floor" --database-url "$BENCH_DATABASE_URL" \
-  --duration "${BENCH_FLOOR_SECONDS:-10}"
-stop_floor
-stop_server
-trap stop_server EXIT
-
-echo "== market cache off =="
-start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL=
-cases=(--only market_by_id --only markets_nested --only markets_filtered_by_volume
-       --only open_position_spread --only open_position_one_market --only sell_position)
-.venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" "${cases[@]}" "$@"
-echo "== settlement: resolveMarket on 10,000 and 100,000 positions =="
-.venv/bin/python -m bench.settle --url "http://127.0.0.1:$PORT/graphql" --database-url "$BENCH_DATABASE_URL" \
-  --liquidity "${MARKET_LIQUIDITY:-100.00}"
-stop_server
-
-echo "== market cache on, in Redis =="
-redis-cli -u "$BENCH_REDIS_URL" flushdb >/dev/null
-start_server REDIS_URL="$BENCH_REDIS_URL"
-.venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
-  --only market_by_id_cached "$@"
-stop_server
-
-echo "== searchMarkets, lexical fallback (EMBEDDER=hashing) =="
-EMBEDDER=hashing .venv/bin/markets reindex
-start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL= EMBEDDER=hashing
-.venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
-  --only search_markets --tag hashing "$@"
-stop_server
-
-echo "== indexing with the model through a worker, then searchMarkets (EMBEDDER=minilm) =="
-BENCH_INDEX_REDIS_URL="${BENCH_INDEX_REDIS_URL:-redis://127.0.0.1:6379/11}" .venv/bin/python -m bench.index
-start_server MARKET_CACHE_TTL_SECONDS=0 REDIS_URL= EMBEDDER=minilm
-.venv/bin/python -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
-  --only search_markets --tag minilm "$@"
+  echo "== indexing with the model through a worker, then searchMarkets (EMBEDDER=minilm) =="
+  BENCH_INDEX_REDIS_URL="${BENCH_INDEX_REDIS_URL:-$BENCH_REDIS_URL}" "$BIN/python" -m bench.index --log "${LOGS}worker.log"
+  start_server server "$PORT" MARKET_CACHE_TTL_SECONDS=0 REDIS_URL= EMBEDDER=minilm
+  "$BIN/python" -m bench.run --url "http://127.0.0.1:$PORT/graphql" --json "$RESULTS" --append \
+    --only search_markets --tag minilm "$@"
+  stop_all
+fi

@@ -2,6 +2,8 @@
 # folder, a server started in the background and waited for, and both cleaned up on exit.
 #   WORK        a temporary folder, removed on exit
 #   URL         the server's base URL, once `start_server` returned
+# shellcheck source=scripts/healthz.sh
+. "$(dirname "${BASH_SOURCE[0]}")/healthz.sh"
 WORK=$(mktemp -d)
 SERVER_PID=
 cleanup() {
@@ -19,12 +21,5 @@ start_server() {
   "$1" serve --host 127.0.0.1 --port "$2" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   URL="http://127.0.0.1:$2"
-  for _ in $(seq 1 150); do
-    curl -fsS -o /dev/null "$URL/healthz" 2>/dev/null && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.2
-  done
-  echo "markets serve did not answer /healthz:" >&2
-  cat "$WORK/server.log" >&2
-  exit 1
+  wait_for_healthz "$SERVER_PID" "$URL" "$WORK/server.log"
 }
