@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.entities import User
-from graph.bootstrap import Container
 from graph.loaders import Loaders
+from markets.bootstrap import Container
 from persistence.unit_of_work import Repositories, SqlUnitOfWork
 
 
@@ -23,7 +23,7 @@ class Context:
     loaders: Loaders
     viewer: User | None = None
     client_address: str = ""
-    # The key the viewer's requests count against (graph.ratelimit); empty when nothing counts them.
+    # The key the viewer's requests count against (markets.stores.rate_limits); empty when nothing counts them.
     rate_key: str = ""
     # Set by the validation hook: the parsed document, and whether it failed validation.
     document: DocumentNode | None = None

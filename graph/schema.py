@@ -10,11 +10,12 @@ from strawberry.extensions import DisableIntrospection, FieldExtension, SchemaEx
 
 from domain.bounded import BoundedLRU
 from domain.roles import MODERATE, Permission
-from graph.documents import DocumentCache, Key, Parsed, document_store
 from graph.errors import ValidationPhase
-from graph.inputs import InputStrings
-from graph.limits import Limits, query_limits
-from graph.mutation_budget import MutationBudget
+from graph.extensions.document_cache import DocumentCache, Key, Parsed, document_store
+from graph.extensions.input_checks import InputStrings
+from graph.extensions.limits import Limits, query_limits
+from graph.extensions.mutation_budget import MutationBudget
+from graph.extensions.retries import RetryTransientErrors
 from graph.mutations.adjust_balance import adjust_balance
 from graph.mutations.create_market import create_market
 from graph.mutations.delete_market import delete_market
@@ -30,14 +31,13 @@ from graph.permissions import requires, signed_in
 from graph.resolvers import markets as market_queries
 from graph.resolvers import quotes
 from graph.resolvers import users as user_queries
-from graph.retries import RetryTransientErrors
 from graph.scalars import SCALAR_OVERRIDES
 from graph.subscriptions import Subscription
 from graph.types.economy import TransactionType
 from graph.types.markets import MarketType
 from graph.types.positions import PositionType
 from graph.types.users import UserType
-from graph.websocket import SubscriptionsOverWebSocket
+from markets.transport.websocket import SubscriptionsOverWebSocket
 
 
 @strawberry.type
@@ -101,7 +101,7 @@ class Mutation:
 
 
 class Schema(strawberry.Schema):
-    # Parsed and validated documents, bounded (graph.documents); set by build_schema.
+    # Parsed and validated documents, bounded (graph.extensions.document_cache); set by build_schema.
     documents: BoundedLRU[Key, Parsed]
 
     def process_errors(self, errors: Sequence[object], execution_context: object = None) -> None:

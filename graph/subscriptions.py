@@ -1,4 +1,4 @@
-"""The Subscription type: marketUpdated and marketEvents, fed by graph.events.
+"""The Subscription type: marketUpdated and marketEvents, fed by markets.stores.events.
 
 Each event is loaded for its subscriber in a scope of its own (fresh loaders through the market
 cache; a pooled connection only when a statement needs one, given back before the payload is sent),
@@ -16,10 +16,10 @@ from domain.entities import Market
 from domain.errors import NotFound, ServiceUnavailable
 from graph import ids
 from graph.errors import is_database_down
-from graph.events import Change, Feed
 from graph.types.enums import MarketStatusEnum
 from graph.types.markets import MarketType
-from graph.websocket import CLOSE_TRY_AGAIN_LATER, SocketContext
+from markets.stores.events import Change, Feed
+from markets.transport.websocket import CLOSE_TRY_AGAIN_LATER, SocketContext
 
 # What marketUpdated fires on (resolvedOutcome changes only with status; a sale moves the pools
 # and the probability without the volume).

@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.entities import TransactionKind, User
 from domain.roles import Role
 from domain.services.ledger import credit, grant_starting_balance
-from graph import background, ids
-from graph.app import create_app
-from graph.background import make_jobs
-from graph.bootstrap import Container, bootstrap, make_market_cache
-from graph.passwords import Argon2Hasher
-from graph.settings import Settings
+from graph import ids
+from markets import background
+from markets.background import make_jobs
+from markets.bootstrap import Container, bootstrap, make_market_cache
+from markets.passwords import Argon2Hasher
+from markets.settings import Settings
+from markets.transport.app import create_app
 from persistence.migrate import upgrade
 from persistence.unit_of_work import SqlUnitOfWork
 from tests.redis_server import redis_server  # noqa: F401 - a fixture for every test module

@@ -9,7 +9,7 @@ from domain.entities import Market, MarketStatus, Outcome, Position, User
 from domain.ports import MarketChanges
 from domain.roles import Role
 from graph import ids
-from graph.bootstrap import Container
+from markets.bootstrap import Container
 from persistence.unit_of_work import SqlUnitOfWork
 from tests.conftest import FAST_HASHER
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from graph.app import create_app
-from graph.bootstrap import bootstrap
-from graph.passwords import Argon2Hasher
+from markets.bootstrap import bootstrap
+from markets.passwords import Argon2Hasher
+from markets.transport.app import create_app
 from tests.conftest import FAST_HASHER, Api, test_settings
 
 

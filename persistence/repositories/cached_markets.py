@@ -14,7 +14,7 @@ from domain.entities import Market
 from domain.events import MarketWrites
 from domain.pagination import MarketFilter, MarketOrder, Page, PageRequest
 from domain.ports import MarketChanges, MarketRepository
-from persistence.market_cache import Generation, MarketStore
+from markets.stores.market_cache import Generation, MarketStore
 
 log = logging.getLogger("markets.cache")
 
