@@ -16,7 +16,7 @@ from graph import ids
 from persistence.tables import positions, transactions
 from tests.books import assert_books_balance, balance_of, rows
 from tests.conftest import Api, Member, codes
-from tests.test_economy import MARKET, OPEN, RESOLVE, SELL, UPDATE, buy, buy_input
+from tests.graph.test_economy import MARKET, OPEN, RESOLVE, SELL, UPDATE, buy, buy_input
 
 pytestmark = pytest.mark.postgres_only
 

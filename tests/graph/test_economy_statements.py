@@ -10,8 +10,8 @@ import pytest
 from domain.roles import Role
 from tests.books import assert_books_balance
 from tests.conftest import Api, Member
+from tests.graph.test_economy import DELETE, OPEN, RESOLVE, SELL, UPDATE, buy, buy_input
 from tests.statements import StatementLog
-from tests.test_economy import DELETE, OPEN, RESOLVE, SELL, UPDATE, buy, buy_input
 
 
 async def statements_of(api: Api, log: StatementLog, query: str, variables: dict[str, Any], token: str) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import Api, codes
-from tests.test_query_counts import fill
+from tests.graph.test_query_counts import fill
 
 FIELDS = """name creator { name }
     positions(first: 3) { totalCount edges { cursor node { amount market { name } user { name } } } }"""

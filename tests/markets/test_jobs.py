@@ -35,10 +35,10 @@ from persistence.tables import market_embeddings
 from persistence.tables import markets as market_rows
 from tests.conftest import TEST_SECRET, Api
 from tests.factories import insert_market, market_id
+from tests.graph.test_search import eventually, names
+from tests.markets.test_cli import assert_one_line_failure, markets
 from tests.redis_server import RedisServer, free_port
 from tests.servers import instance
-from tests.test_cli import assert_one_line_failure, markets
-from tests.test_search import eventually, names
 
 MARKETS_BIN = str(Path(sys.executable).with_name("markets"))
 MARKET_STATUS = "query($id: ID!) { market(id: $id) { status } }"
