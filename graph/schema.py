@@ -33,10 +33,7 @@ from graph.resolvers import quotes
 from graph.resolvers import users as user_queries
 from graph.scalars import SCALAR_OVERRIDES
 from graph.subscriptions import Subscription
-from graph.types.economy import TransactionType
-from graph.types.markets import MarketType
-from graph.types.positions import PositionType
-from graph.types.users import UserType
+from graph.types.objects import MarketType, PositionType, TransactionType, UserType
 from markets.transport.websocket import SubscriptionsOverWebSocket
 
 

@@ -17,7 +17,7 @@ from domain.errors import NotFound, ServiceUnavailable
 from graph import ids
 from graph.errors import is_database_down
 from graph.types.enums import MarketStatusEnum
-from graph.types.markets import MarketType
+from graph.types.objects import MarketType
 from markets.stores.events import Change, Feed
 from markets.transport.websocket import CLOSE_TRY_AGAIN_LATER, SocketContext
 

@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from domain.services import ledger
 from graph import ids
-from graph.types.users import UserType
+from graph.types.objects import UserType
 
 
 async def adjust_balance(info: Info, user_id: strawberry.ID, amount: Decimal, note: str) -> UserType:

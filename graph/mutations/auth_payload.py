@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.entities import User
-from graph.types.users import UserType
+from graph.types.objects import UserType
 
 
 @strawberry.type

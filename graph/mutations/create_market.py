@@ -7,7 +7,7 @@ from strawberry.types import Info
 from domain.services import markets
 from domain.services.markets import InitialPosition
 from graph.types.inputs import CreateMarketInput
-from graph.types.markets import MarketType
+from graph.types.objects import MarketType
 
 
 async def create_market(info: Info, input: CreateMarketInput) -> MarketType:

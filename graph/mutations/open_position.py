@@ -8,7 +8,7 @@ from domain.services import positions
 from domain.services.positions import Purchase
 from graph import ids
 from graph.types.inputs import OpenPositionInput
-from graph.types.positions import PositionType
+from graph.types.objects import PositionType
 
 
 async def open_position(info: Info, input: OpenPositionInput) -> PositionType:

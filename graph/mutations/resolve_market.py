@@ -8,7 +8,7 @@ from strawberry.types import Info
 from domain.entities import Outcome
 from domain.services import markets
 from graph import ids
-from graph.types.markets import MarketType
+from graph.types.objects import MarketType
 
 
 async def resolve_market(info: Info, id: strawberry.ID, outcome: Outcome) -> MarketType:

@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from domain.services import positions
 from graph import ids
-from graph.types.positions import PositionType
+from graph.types.objects import PositionType
 
 
 async def sell_position(info: Info, id: strawberry.ID, min_proceeds: Decimal | None = None) -> PositionType:

@@ -9,7 +9,7 @@ from domain.services import markets
 from domain.services.markets import MarketEdit
 from graph import ids
 from graph.types.inputs import UpdateMarketInput
-from graph.types.markets import MarketType
+from graph.types.objects import MarketType
 
 
 def given(value: object) -> object:

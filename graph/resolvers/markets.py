@@ -17,8 +17,7 @@ from graph import ids
 from graph.prefetch import edge_nodes, prefetch_markets
 from graph.types.connections import Connection, connection
 from graph.types.inputs import MarketFilterInput, MarketOrderInput
-from graph.types.markets import MarketType
-from graph.types.node import load_node
+from graph.types.objects import MarketType, load_node
 from graph.types.paging import relay_request
 from graph.types.search import MarketSearchHit
 

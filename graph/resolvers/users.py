@@ -11,9 +11,9 @@ from strawberry.types import Info
 from domain import validation
 from domain.roles import Role
 from graph.types.connections import Connection, connection
-from graph.types.node import Node, load_node
+from graph.types.node import Node
+from graph.types.objects import UserType, load_node
 from graph.types.paging import relay_request
-from graph.types.users import UserType
 
 
 async def me(info: Info) -> UserType | None:
