@@ -10,7 +10,7 @@ from aiodataloader import DataLoader
 
 from domain.entities import Market, Position, User
 from domain.pagination import Page, PageRequest
-from persistence.unit_of_work import Repositories
+from graph.ports import Scope
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -45,7 +45,7 @@ class OnFirstUse:
     """A Loaders attribute built on first use, then kept on the instance: a request uses a few of
     the loaders, and each DataLoader built costs a little of every request's fixed cost."""
 
-    def __init__(self, build: Callable[[Repositories], DataLoader]) -> None:
+    def __init__(self, build: Callable[[Scope], DataLoader]) -> None:
         self._build = build
         self._name = ""
 
@@ -53,14 +53,14 @@ class OnFirstUse:
         self._name = name
 
     def __get__(self, loaders: Loaders, _owner: type) -> DataLoader:
-        loader = self._build(loaders.repositories)
+        loader = self._build(loaders.scope)
         loaders.__dict__[self._name] = loader  # no __set__: later reads find it in the instance
         return loader
 
 
 class Loaders:
-    def __init__(self, repositories: Repositories) -> None:
-        self.repositories = repositories
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
 
     user = OnFirstUse(lambda r: by_key(r.users.get_many))
     market = OnFirstUse(lambda r: by_key(r.markets.get_many))

@@ -16,6 +16,7 @@ from graph.extensions.input_checks import InputStrings
 from graph.extensions.limits import Limits, query_limits
 from graph.extensions.mutation_budget import MutationBudget
 from graph.extensions.retries import RetryTransientErrors
+from graph.extensions.socket_only_subscriptions import SubscriptionsOverWebSocket
 from graph.mutations.adjust_balance import adjust_balance
 from graph.mutations.create_market import create_market
 from graph.mutations.delete_market import delete_market
@@ -34,7 +35,6 @@ from graph.resolvers import users as user_queries
 from graph.scalars import SCALAR_OVERRIDES
 from graph.subscriptions import Subscription
 from graph.types.objects import MarketType, PositionType, TransactionType, UserType
-from markets.transport.websocket import SubscriptionsOverWebSocket
 
 
 @strawberry.type
@@ -105,13 +105,17 @@ class Schema(strawberry.Schema):
         """Errors are classified and logged once, by the HTTP view; strawberry's own logging is off."""
 
 
-def build_schema(*, introspection: bool = True, limits: Limits | None = None) -> Schema:
-    """The schema with its bounded document cache and query limits; introspection off when asked."""
+def build_schema(
+    *, introspection: bool = True, limits: Limits | None = None, conceal: Callable[[object], None] = lambda value: None
+) -> Schema:
+    """The schema with its bounded document cache and query limits; introspection off when asked. `conceal`
+    is told every password the request carries (the application's logs then never show it)."""
     limits = limits or Limits()
     documents = document_store()
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: DocumentCache(documents, limits),  # parses and validates: first
-        lambda: InputStrings(documents),  # before ValidationPhase, which notes whether anything refused the document
+        # Before ValidationPhase, which notes whether anything refused the document.
+        lambda: InputStrings(documents, conceal=conceal),
         ValidationPhase,
         SubscriptionsOverWebSocket,
         query_limits(limits),  # after ValidationPhase: costs only what validated

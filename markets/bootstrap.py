@@ -1,126 +1,57 @@
-"""The composition root: builds, once per process, everything a request needs."""
+"""The composition root: builds, once per process and in one pass, every service the process runs on."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from domain.events import AfterCommit, MarketWrites
-from domain.ports import JobQueue
+from domain.events import AfterCommit
+from domain.ports import Clock, PasswordHasher
+from graph.context import Services
 from graph.cursors import CursorCodec
-from markets import background
-from markets.observability.metrics import count_cache_lookups, count_redis_failure
+from graph.ports import RateLimiter
+from markets.application import Application
+from markets.commit_hooks import commit_hooks
 from markets.passwords import Argon2Hasher
+from markets.redis import make_client
+from markets.search.services import build_search
 from markets.settings import Settings
-from markets.stores.events import Broadcaster, make_broadcaster
-from markets.stores.market_cache import MarketStore, MemoryMarketStore, RedisMarketStore
-from markets.stores.rate_limits import Network, RateLimiter, make_rate_limiter, parse_networks
+from markets.stores import job_queue, market_cache, market_events, persisted_queries, rate_limits
 from markets.tokens import TokenService
 from persistence.database import make_engine
-from persistence.repositories.cached_markets import MarketCache
-from persistence.unit_of_work import SqlUnitOfWork
-
-log = logging.getLogger("markets.commits")
+from persistence.unit_of_work import Database
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class Container:
-    settings: Settings
-    engine: AsyncEngine
-    tokens: TokenService
-    cursors: CursorCodec
-    hasher: Argon2Hasher = field(default_factory=Argon2Hasher)
-    clock: Callable[[], datetime] = utc_now
-    # Shared by every instance when REDIS_URL is set; None runs everything in-process.
-    redis: Redis | None = None
-    market_cache: MarketCache | None = None
-    rate_limiter: RateLimiter = field(default_factory=lambda: make_rate_limiter(None, per_minute=0, auth_per_minute=0))
-    trusted_proxies: list[Network] = field(default_factory=list)
-
-    # Run after every commit that wrote markets, after the cache is invalidated.
-    commit_listeners: list[AfterCommit] = field(default_factory=list)
-    # Set by markets.background.wire: the embedder and vector index, the job queue.
-    search: background.SearchServices = field(init=False)
-    jobs: JobQueue = field(init=False)
-    # Market events for subscriptions (markets.stores.events): its publisher is the first commit listener.
-    events: Broadcaster = field(default_factory=Broadcaster)
-
-    def __post_init__(self) -> None:
-        self.commit_listeners.insert(0, self.events.publish)
-
-    def unit_of_work(self) -> SqlUnitOfWork:
-        """A unit of work on its own connection (for the CLI; requests use their context's)."""
-        return SqlUnitOfWork.standalone(self.engine, after_commit=self.after_commit)
-
-    async def after_commit(self, writes: MarketWrites) -> None:
-        """Invalidate the cache first (a read after the write must see it), then tell the listeners.
-
-        The write is committed already: a listener that fails is logged, never the client's error.
-        """
-        if self.market_cache is not None:
-            await self.market_cache.after_commit(writes)
-        for listener in self.commit_listeners:
-            try:
-                await listener(writes)
-            except Exception:
-                log.exception("after-commit listener %r failed", listener)
-
-    async def close(self) -> None:
-        background.close(self)
-        await self.events.close()
-        await self.engine.dispose()
-        if self.redis is not None:
-            await self.redis.aclose()
-
-
-def make_redis(settings: Settings) -> Redis | None:
-    """A client whose every call is bounded: Redis slow or down must never stall a request."""
-    if not settings.redis_url:
-        return None
-    timeout = settings.redis_timeout_seconds
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=64, timeout=timeout, socket_timeout=timeout,
-        socket_connect_timeout=timeout,
+def bootstrap(
+    settings: Settings, *, hasher: PasswordHasher | None = None, clock: Clock = utc_now,
+    rate_limiter: RateLimiter | None = None, commit_listeners: tuple[AfterCommit, ...] = (),
+) -> Application:
+    """Wire the process: Redis and its stores, the commit hooks, the engine, search, tokens, and the
+    services resolvers see. The keyword arguments replace a part (tests: a fast hasher, a clock of their
+    own, a rate limiter over a window they hold, a commit listener)."""
+    redis = make_client(settings)
+    cache = market_cache.build(settings, redis)
+    events = market_events.build(settings, redis)
+    jobs = job_queue.build(settings, redis)
+    hooks = commit_hooks(market_cache=cache, events=events, jobs=jobs, listeners=commit_listeners)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    database = Database(engine, after_commit=hooks, read_markets=cache.reading if cache is not None else None)
+    search = build_search(settings, unit_of_work=database.unit_of_work, clock=clock)
+    tokens = TokenService(secret=settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
+    hasher = hasher or Argon2Hasher()
+    limiter = rate_limiter or rate_limits.build(settings, redis)
+    api = Services(
+        scopes=database.scope, clock=clock, economy=settings.economy, cursors=CursorCodec(settings.jwt_secret),
+        hasher=hasher, tokens=tokens, rate_limiter=limiter, jobs=jobs, query_embedder=search.queries,
+        index=search.index, events=events, subscription_queue_size=settings.subscription_queue_size,
+        viewer_recheck_seconds=settings.ws_viewer_recheck_seconds,
     )
-    return Redis(connection_pool=pool)
-
-
-def make_market_cache(settings: Settings, redis: Redis | None) -> MarketCache | None:
-    """Redis-backed when Redis is configured, in memory otherwise; none with a zero TTL."""
-    ttl = settings.market_cache_ttl_seconds
-    if ttl == 0:
-        return None
-    store: MarketStore = RedisMarketStore(redis, ttl_seconds=ttl) if redis is not None else MemoryMarketStore(
-        ttl_seconds=ttl
+    return Application(
+        settings=settings, engine=engine, redis=redis, database=database, commit_hooks=hooks, clock=clock,
+        hasher=hasher, tokens=tokens, market_cache=cache, rate_limiter=limiter,
+        persisted_queries=persisted_queries.build(settings, redis), events=events, jobs=jobs, search=search,
+        api=api,
     )
-    return MarketCache(store, on_lookup=count_cache_lookups, on_failure=count_redis_failure("cache"))
-
-
-def bootstrap(settings: Settings, *, hasher: Argon2Hasher | None = None) -> Container:
-    """Wire the process's engine, Redis client, token service, cursor codec and hasher."""
-    redis = make_redis(settings)
-    container = Container(
-        settings=settings,
-        engine=make_engine(settings.database_url, pool_size=settings.db_pool_size),
-        tokens=TokenService(secret=settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds),
-        cursors=CursorCodec(settings.jwt_secret),
-        hasher=hasher or Argon2Hasher(),
-        redis=redis,
-        market_cache=make_market_cache(settings, redis),
-        events=make_broadcaster(settings, redis),
-        rate_limiter=make_rate_limiter(
-            redis, per_minute=settings.rate_limit_per_minute, auth_per_minute=settings.auth_rate_limit_per_minute
-        ),
-        trusted_proxies=parse_networks(settings.trusted_proxy_list),
-    )
-    background.wire(container)
-    return container

@@ -91,7 +91,7 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def app_factory() -> Any:
-    from markets.transport.app import create_app
+    from markets.asgi import create_app
 
     return create_app(logged_settings())
 
@@ -163,7 +163,7 @@ async def seed(args: argparse.Namespace) -> None:
 async def persist_query(args: argparse.Namespace) -> None:
     from graphql import GraphQLError, parse, validate
 
-    from graph.extensions.persisted_queries import make_store, register
+    from graph.extensions.persisted_queries import register
     from graph.schema import build_schema
 
     text = read_document(args.file)
@@ -177,7 +177,7 @@ async def persist_query(args: argparse.Namespace) -> None:
     async def work(container: Any) -> None:
         if container.redis is None:
             raise CliError("persisted queries outlive this command only in Redis: set REDIS_URL")
-        print(await register(make_store(container), text))
+        print(await register(container.persisted_queries, text))
 
     await with_container(work)
 

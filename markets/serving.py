@@ -2,7 +2,7 @@
 
 uvicorn times out idle keep-alive connections only: a client that opens a connection and sends
 its request line and headers a byte at a time is never cut off, nor one that trickles a body
-(the body's bound is markets.transport.middleware.BodyTimeoutMiddleware). The protocol below bounds the time
+(the body's bound is markets.transport.middleware.body_timeout). The protocol below bounds the time
 from the connection opening (or the previous response ending) to the end of the request's headers.
 """
 

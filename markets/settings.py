@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.market_maker import CENT
 from domain.services.ledger import Economy
+from graph.extensions.limits import Limits
 
 # Development only: production refuses to start without its own JWT_SECRET.
 DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"
@@ -125,3 +126,10 @@ class Settings(BaseSettings):
     def explorer_enabled(self) -> bool:
         """GraphiQL and introspection: on in development, off in production unless GRAPHIQL=true."""
         return self.graphiql if self.graphiql is not None else not self.is_production
+
+    def query_limits(self) -> Limits:
+        """The schema's query limits (graph.extensions.limits) these settings configure."""
+        return Limits(
+            max_depth=self.max_query_depth, max_aliases=self.max_aliases, max_tokens=self.max_query_tokens,
+            max_cost=self.max_query_cost, max_selections=self.max_query_selections,
+        )

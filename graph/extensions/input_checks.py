@@ -12,13 +12,13 @@ error. So they are refused up front as BAD_USER_INPUT, like any other invalid in
 GraphQL's `String` and `ID` are graphql-core's built-in scalars, which a schema cannot replace:
 hence one check of the request here rather than in their parsing.
 
-The same walk also tells the log's redaction net (markets.observability.logs) which values are passwords.
+The same walk also tells the log's redaction net (the `conceal` build_schema is given) which values are passwords.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -36,7 +36,6 @@ from strawberry.extensions import SchemaExtension
 
 from graph.errors import literal_path, variable_path
 from graph.extensions.document_cache import DocumentStore, document_key
-from markets.observability.logs import conceal
 
 CODE = "BAD_USER_INPUT"
 MESSAGE = "Strings may not contain NUL characters or lone surrogates"
@@ -183,8 +182,11 @@ class InputStrings(SchemaExtension):
     What the document alone says is kept with it in the schema's document cache.
     """
 
-    def __init__(self, documents: DocumentStore | None = None) -> None:
+    def __init__(
+        self, documents: DocumentStore | None = None, *, conceal: Callable[[object], None] = lambda value: None
+    ) -> None:
         self.documents = documents
+        self.conceal = conceal
 
     def on_validate(self) -> Iterator[None]:
         execution = self.execution_context
@@ -193,7 +195,7 @@ class InputStrings(SchemaExtension):
             variables = execution.variables or {}
             strings = self.strings(document)
             for password in password_inputs(strings, variables):
-                conceal(password)
+                self.conceal(password)
             fields = dict(strings.literal_problems)
             fields.update(variable_strings(document, variables))
             if fields:

@@ -37,8 +37,6 @@ from graphql import (
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 
-from markets.settings import Settings
-
 CODE = "QUERY_TOO_COMPLEX"
 # The page a connection returns without first/last, when its schema declares no default.
 DEFAULT_PAGE_SIZE = 20
@@ -64,15 +62,6 @@ class Limits:
     max_tokens: int = 5000
     max_cost: int = 10_000
     max_selections: int = 500
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        """The limits a process's settings configure."""
-        return cls(
-            max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
-            max_tokens=settings.max_query_tokens, max_cost=settings.max_query_cost,
-            max_selections=settings.max_query_selections,
-        )
 
 
 @runtime_checkable

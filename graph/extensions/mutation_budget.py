@@ -26,7 +26,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from markets.stores.rate_limits import RateLimited
+from graph.ports import RateLimited
 
 
 def mutation_fields(document: DocumentNode, operation: OperationDefinitionNode) -> int:
@@ -58,7 +58,7 @@ class MutationBudget(SchemaExtension):
         if further:
             context = self.execution_context.context
             try:
-                await context.container.rate_limiter.check_viewer(context.rate_key, cost=further)
+                await context.services.rate_limiter.check_viewer(context.rate_key, cost=further)
             except RateLimited as error:
                 self.execution_context.pre_execution_errors = [GraphQLError(str(error), extensions=error.extensions)]
         yield

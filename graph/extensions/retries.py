@@ -50,7 +50,7 @@ class RetryTransientErrors(FieldExtension):
     """
 
     async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any) -> Any:
-        async for attempt in retrying(info.context.repositories.session.release):
+        async for attempt in retrying(info.context.scope.release):
             with attempt:
                 return await next_(source, info, **kwargs)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover

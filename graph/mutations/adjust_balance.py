@@ -15,7 +15,7 @@ from graph.types.objects import UserType
 async def adjust_balance(info: Info, user_id: strawberry.ID, amount: Decimal, note: str) -> UserType:
     context = info.context
     user = await ledger.adjust_balance(
-        uow=context.unit_of_work(), clock=context.container.clock, user_id=ids.decode(user_id, "User"),
+        uow=context.unit_of_work(), clock=context.services.clock, user_id=ids.decode(user_id, "User"),
         amount=amount, note=note,
     )
     context.loaders.remember(user)

@@ -16,6 +16,6 @@ class AuthPayload:
 
 
 def auth_payload(info: Info, user: User) -> AuthPayload:
-    container = info.context.container
-    token = container.tokens.issue(user, now=container.clock())
+    services = info.context.services
+    token = services.tokens.issue(user, now=services.clock())
     return AuthPayload(token=token, user=UserType.from_entity(user, is_viewer=True))

@@ -14,7 +14,7 @@ async def create_market(info: Info, input: CreateMarketInput) -> MarketType:
     context = info.context
     given = input.initial_position
     market = await markets.create_market(
-        uow=context.unit_of_work(), clock=context.container.clock, economy=context.container.settings.economy,
+        uow=context.unit_of_work(), clock=context.services.clock, economy=context.services.economy,
         viewer=context.viewer,
         name=input.name, description=input.description, end_date=input.end_date,
         initial_position=InitialPosition(given.outcome, given.amount) if given is not None else None,

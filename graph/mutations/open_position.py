@@ -18,7 +18,7 @@ async def open_position(info: Info, input: OpenPositionInput) -> PositionType:
         min_shares=input.min_shares, idempotency_key=input.idempotency_key,
     )
     position = await positions.open_position(
-        uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer, purchase=purchase
+        uow=context.unit_of_work(), clock=context.services.clock, viewer=context.viewer, purchase=purchase
     )
     context.loaders.market.clear(position.market_id)
     context.loaders.remember(position)

@@ -12,6 +12,6 @@ from graph import ids
 async def reindex_market(info: Info, id: strawberry.ID) -> bool:
     context = info.context
     await search.request_reindex(
-        uow=context.unit_of_work(), jobs=context.container.jobs, market_id=ids.decode(id, "Market")
+        uow=context.unit_of_work(), jobs=context.services.jobs, market_id=ids.decode(id, "Market")
     )
     return True

@@ -14,7 +14,7 @@ from graph.types.objects import MarketType
 async def resolve_market(info: Info, id: strawberry.ID, outcome: Outcome) -> MarketType:
     context = info.context
     market = await markets.resolve_market(
-        uow=context.unit_of_work(), clock=context.container.clock,
+        uow=context.unit_of_work(), clock=context.services.clock,
         market_id=ids.decode(id, "Market"), outcome=outcome,
     )
     context.loaders.remember(market)

@@ -15,7 +15,7 @@ from graph.types.objects import PositionType
 async def sell_position(info: Info, id: strawberry.ID, min_proceeds: Decimal | None = None) -> PositionType:
     context = info.context
     position = await positions.sell_position(
-        uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+        uow=context.unit_of_work(), clock=context.services.clock, viewer=context.viewer,
         position_id=ids.decode(id, "Position"), min_proceeds=min_proceeds,
     )
     context.loaders.market.clear(position.market_id)

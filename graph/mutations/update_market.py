@@ -24,7 +24,7 @@ async def update_market(info: Info, id: strawberry.ID, input: UpdateMarketInput)
         end_date_given=input.end_date is not strawberry.UNSET, status=given(input.status),
     )
     market = await markets.update_market(
-        uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+        uow=context.unit_of_work(), clock=context.services.clock, viewer=context.viewer,
         market_id=ids.decode(id, "Market"), edit=edit,
     )
     context.loaders.remember(market)

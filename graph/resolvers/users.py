@@ -30,10 +30,10 @@ async def users(
 ) -> Connection[UserType]:
     scope = json.dumps(["users", role.value if role else None])
     request = relay_request(info, scope=scope, first=first, after=after)
-    repository = info.context.repositories.users
+    repository = info.context.scope.users
     page = await repository.page(role=role, request=request)
     return connection(
-        page, node=UserType.from_entity, cursors=info.context.container.cursors, scope=scope,
+        page, node=UserType.from_entity, cursors=info.context.services.cursors, scope=scope,
         count=lambda: repository.count(role=role),
     )
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import anyio
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -22,8 +21,6 @@ from prometheus_client import (
 )
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.requests import Request
-from starlette.responses import Response
 
 from markets.observability.request_metrics import RequestInfo, record_cache
 
@@ -176,8 +173,7 @@ def scrape_registry() -> CollectorRegistry:
     return registry
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    """GET /metrics in the Prometheus text format (the files are read off the event loop)."""
-    await record_queue(request.app.state.container.jobs)
-    body = await anyio.to_thread.run_sync(generate_latest, scrape_registry())
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+async def scrape(jobs: Any) -> bytes:
+    """The metrics in the Prometheus text format, the queue's gauges read first (files read off the event loop)."""
+    await record_queue(jobs)
+    return await anyio.to_thread.run_sync(generate_latest, scrape_registry())

@@ -7,14 +7,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
-from graphql import DocumentNode, OperationDefinitionNode, get_operation_ast
-from starlette.requests import Request
 
 from domain.entities import User
 from graph import ids
 from markets.observability.metrics import record_request
 from markets.observability.request_metrics import RequestInfo, current
-from markets.transport.json_codec import loads
 
 GRAPHQL_PATH = "/graphql"
 request_log = structlog.stdlib.get_logger("markets.http")
@@ -37,32 +34,6 @@ def record_error_codes(codes: Iterable[str]) -> None:
 def record_errors(errors: Iterable[Mapping[str, Any]]) -> None:
     """Add the `extensions.code` of each formatted GraphQL error."""
     record_error_codes(str(e.get("extensions", {}).get("code", "INTERNAL_SERVER_ERROR")) for e in errors)
-
-
-async def record_operation(request: Request, document: DocumentNode | None) -> None:
-    """Note the name and type of the operation the document runs, once it has parsed."""
-    info = current.get()
-    if info is None or document is None:
-        return
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    # Only a document of several operations needs the operationName the client sent.
-    chosen = await requested_operation_name(request) if len(operations) > 1 else None
-    operation = get_operation_ast(document, chosen)
-    if operation is not None:
-        info.operation_name = operation.name.value if operation.name else None
-        info.operation_type = operation.operation.value
-
-
-async def requested_operation_name(request: Request) -> str | None:
-    """The request's `operationName`, from the query string or the (already read) JSON body."""
-    if request.method == "GET":
-        return request.query_params.get("operationName")
-    try:
-        body = loads(await request.body())
-    except (ValueError, RecursionError):
-        return None
-    name = body.get("operationName") if isinstance(body, dict) else None
-    return name if isinstance(name, str) else None
 
 
 def finish_request(info: RequestInfo) -> None:

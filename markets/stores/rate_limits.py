@@ -10,9 +10,7 @@ outage of the limiter must not become an outage of the API.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
-import math
 import time
 import uuid
 from collections import deque
@@ -20,12 +18,13 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
-from starlette.requests import HTTPConnection
 
 from domain import validation
 from domain.errors import BadUserInput
-from markets.observability.metrics import RATE_LIMITED, REDIS_FAILURES
+from graph.ports import RateLimited
+from markets.observability.metrics import RATE_LIMITED
+from markets.redis import REDIS_ERRORS, degrade
+from markets.settings import Settings
 
 log = logging.getLogger("markets.ratelimit")
 WINDOW_SECONDS = 60.0
@@ -54,18 +53,6 @@ end
 redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
 return false
 """
-
-
-class RateLimited(Exception):
-    """Over a limit; `retry_after` is how many seconds until the oldest counted request expires."""
-
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = max(1, math.ceil(retry_after))
-        super().__init__(f"Too many requests: retry in {self.retry_after} s")
-
-    @property
-    def extensions(self) -> dict[str, object]:
-        return {"code": "RATE_LIMITED", "retryAfter": self.retry_after}
 
 
 class Window(Protocol):
@@ -133,6 +120,8 @@ def email_key(email: str) -> str | None:
 
 
 class RateLimiter:
+    """graph.ports.RateLimiter: counts a viewer's requests, and signUp/login attempts, in a window."""
+
     def __init__(self, window: Window, *, per_minute: int, auth_per_minute: int) -> None:
         self._window = window
         self.per_minute = per_minute
@@ -145,9 +134,8 @@ class RateLimiter:
         for key in keys:
             try:
                 wait = await self._window.admit(bounded_key(f"{kind}:{key}"), limit, cost)
-            except (RedisError, OSError, TimeoutError) as error:
-                log.warning("rate limiter unavailable, letting the request through: %r", error)
-                REDIS_FAILURES.labels("ratelimit").inc()
+            except REDIS_ERRORS as error:
+                degrade("ratelimit", log, "rate limiter unavailable, letting the request through: %r", error)
                 return
             if wait is not None:
                 RATE_LIMITED.labels(kind).inc()
@@ -164,34 +152,9 @@ class RateLimiter:
         await self.check("auth", [f"address:{address}", *emails], self.auth_per_minute)
 
 
-def make_rate_limiter(redis: Redis | None, *, per_minute: int, auth_per_minute: int) -> RateLimiter:
+def build(settings: Settings, redis: Redis | None) -> RateLimiter:
+    """The limits the settings configure, counted in Redis when the process has it, in this process otherwise."""
     window: Window = RedisWindow(redis) if redis is not None else MemoryWindow()
-    return RateLimiter(window, per_minute=per_minute, auth_per_minute=auth_per_minute)
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(entries: Sequence[str]) -> list[Network]:
-    """TRUSTED_PROXIES entries (addresses or CIDR networks); ValueError names a bad one."""
-    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
-
-
-def client_address(connection: HTTPConnection, networks: Sequence[Network]) -> str:
-    """The peer's address, or the nearest untrusted hop of X-Forwarded-For when the peer is a trusted proxy."""
-    peer = connection.client.host if connection.client else "unknown"
-    if not networks or not is_trusted(peer, networks):
-        return peer
-    hops = [h.strip() for h in connection.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not is_trusted(hop, networks):
-            return hop
-    return hops[0] if hops else peer
-
-
-def is_trusted(address: str, networks: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
+    return RateLimiter(
+        window, per_minute=settings.rate_limit_per_minute, auth_per_minute=settings.auth_rate_limit_per_minute
+    )

@@ -1,9 +1,9 @@
-"""The Starlette application: routes, middleware, and the container's lifetime."""
+"""The Starlette application: routes and middleware around the GraphQL view (markets.asgi builds it)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -11,21 +11,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from graph.extensions.limits import Limits
-from graph.schema import build_schema
-from markets import background
-from markets.bootstrap import Container, bootstrap
-from markets.observability.metrics import instrument, metrics_endpoint
-from markets.observability.request_metrics import count_statements
-from markets.settings import Settings
-from markets.startup import wait_for_database
+from graph.schema import Schema
+from markets.application import Application
 from markets.transport.cors import cors_middleware
 from markets.transport.frontend import frontend_routes
-from markets.transport.health import healthz, readyz
-from markets.transport.middleware import BodyLimitMiddleware, BodyTimeoutMiddleware, RequestContextMiddleware
+from markets.transport.health import healthz, metrics_endpoint, readyz
+from markets.transport.middleware.body_limit import BodyLimitMiddleware
+from markets.transport.middleware.body_timeout import BodyTimeoutMiddleware
+from markets.transport.middleware.request_context import RequestContextMiddleware
 from markets.transport.responses import error_response
 from markets.transport.view import GraphQLView
 
+# What asgi_app returns (markets.asgi names it without importing Starlette).
+WebApp = Starlette
 
 async def not_found(_: Request, __: Exception) -> Response:
     return error_response(404, "Not found", "NOT_FOUND")
@@ -35,24 +33,12 @@ async def method_not_allowed(_: Request, __: Exception) -> Response:
     return error_response(405, "Method not allowed: use GET or POST", "BAD_REQUEST", {"Allow": "GET, POST"})
 
 
-def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Starlette:
-    """Build the ASGI app; the container (engine, hasher, tokens) closes with it."""
-    container = container or bootstrap(settings or Settings())
-    count_statements(container.engine)
-    instrument(container.engine)
-    schema = build_schema(
-        introspection=container.settings.explorer_enabled, limits=Limits.from_settings(container.settings)
-    )
-    view = GraphQLView(container=container, schema=schema)
-
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await wait_for_database(container.engine, timeout_seconds=container.settings.db_startup_timeout_seconds)
-        await background.start(container)  # the embedder loads; without Redis, the job worker runs
-        yield
-        await background.stop(container)
-        await container.close()
-
+def asgi_app(
+    application: Application, schema: Schema, *, lifespan: Callable[[], AbstractAsyncContextManager[None]]
+) -> WebApp:
+    """The ASGI app serving `schema` over `application`; `lifespan` runs around the server's life."""
+    settings = application.settings
+    view = GraphQLView(app=application, schema=schema)
     app = Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
@@ -60,17 +46,17 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
-            *frontend_routes(container.settings),
+            *frontend_routes(settings),
         ],
         middleware=[
-            Middleware(RequestContextMiddleware, sql_statements_header=not container.settings.is_production),
-            *cors_middleware(container.settings),
-            Middleware(BodyTimeoutMiddleware, seconds=container.settings.request_body_timeout_seconds),
-            Middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes),
+            Middleware(RequestContextMiddleware, sql_statements_header=not settings.is_production),
+            *cors_middleware(settings),
+            Middleware(BodyTimeoutMiddleware, seconds=settings.request_body_timeout_seconds),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
-        lifespan=lifespan,
+        lifespan=lambda _: lifespan(),
         exception_handlers={404: not_found, 405: method_not_allowed},
     )
-    app.state.container = container
+    app.state.application = application
     app.state.schema = schema
     return app

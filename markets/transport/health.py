@@ -1,16 +1,17 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and the Prometheus scrape."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
-from markets.bootstrap import Container
-from markets.observability.metrics import REDIS_FAILURES
+from markets.application import Application
+from markets.observability.metrics import REDIS_FAILURES, scrape
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -29,41 +30,47 @@ async def answers(check: Awaitable[object], timeout: float) -> bool:
     return True
 
 
-async def select_one(container: Container) -> None:
-    async with container.engine.connect() as connection:
+async def select_one(app: Application) -> None:
+    async with app.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
 
 
-async def database_state(container: Container) -> str:
-    return "ok" if await answers(select_one(container), CHECK_TIMEOUT_SECONDS) else "down"
+async def database_state(app: Application) -> str:
+    return "ok" if await answers(select_one(app), CHECK_TIMEOUT_SECONDS) else "down"
 
 
-async def redis_state(container: Container) -> str:
+async def redis_state(app: Application) -> str:
     """Redis: "off" without REDIS_URL, else whether it answers PING (a failure is counted)."""
-    if container.redis is None:
+    if app.redis is None:
         return "off"
-    if await answers(container.redis.ping(), container.settings.redis_timeout_seconds):
+    if await answers(app.redis.ping(), app.settings.redis_timeout_seconds):
         return "ok"
     REDIS_FAILURES.labels("readyz").inc()
     return "down"
 
 
-async def queue_state(container: Container) -> dict[str, object]:
+async def queue_state(app: Application) -> dict[str, object]:
     """Where jobs run, the queue depth and the failed jobs kept (null when the queue cannot be read)."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            stats = await container.jobs.stats()
+            stats = await app.jobs.stats()
     except Exception:  # noqa: BLE001 - reported, never fatal: requests are served without the queue
-        return {"jobs": container.jobs.backend, "queue_depth": None, "failed_jobs": None}
-    return {"jobs": container.jobs.backend, "queue_depth": stats.queued, "failed_jobs": stats.failed}
+        return {"jobs": app.jobs.backend, "queue_depth": None, "failed_jobs": None}
+    return {"jobs": app.jobs.backend, "queue_depth": stats.queued, "failed_jobs": stats.failed}
 
 
 async def readyz(request: Request) -> JSONResponse:
     """200 while the database answers (Redis, the embedder, the job queue are reported, never
     required), 503 otherwise."""
-    container: Container = request.app.state.container
+    app: Application = request.app.state.application
     database, redis, queue = await asyncio.gather(
-        database_state(container), redis_state(container), queue_state(container)
+        database_state(app), redis_state(app), queue_state(app)
     )
-    states = {"database": database, "redis": redis, "embedder": container.search.embedder.name, **queue}
+    states = {"database": database, "redis": redis, "embedder": app.search.embedder.name, **queue}
     return JSONResponse(states, status_code=200 if database == "ok" else 503)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """GET /metrics in the Prometheus text format."""
+    application: Application = request.app.state.application
+    return Response(await scrape(application.jobs), media_type=CONTENT_TYPE_LATEST)

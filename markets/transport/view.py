@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from cross_web import HTTPException
@@ -24,41 +25,50 @@ from graph.errors import classify, is_database_down
 from graph.extensions.input_checks import request_refusal
 from graph.extensions.persisted_queries import PersistedQueries
 from graph.loaders import Loaders
+from graph.ports import RateLimited
 from graph.schema import Schema
-from markets.bootstrap import Container
+from markets.application import Application
 from markets.observability.logs import conceal
-from markets.observability.observe import record_errors, record_operation, record_viewer
-from markets.stores.rate_limits import RateLimited, client_address
+from markets.observability.observe import record_errors, record_viewer
 from markets.tokens import InvalidToken
 from markets.transport.frames import SocketFrames
 from markets.transport.frontend import graphiql_page
 from markets.transport.json_codec import dumps, loads
+from markets.transport.operation_names import record_operation
+from markets.transport.proxies import client_address, parse_networks
 from markets.transport.responses import error_response
 from markets.transport.socket_limits import SocketCounts
 from markets.transport.websocket import SocketContext, SocketHandler, admit, authenticate, socket_context
-from persistence.database import Session
-from persistence.unit_of_work import Repositories
 
 RETRY_AFTER_SECONDS = "5"
 
 
-class GraphQLView(GraphQL[Context, None]):
+@dataclass
+class HttpContext(Context):
+    """An HTTP request's context: the GraphQL one, with the request and the response it will answer."""
+
+    request: Request | None = None
+    response: Response | None = None
+
+
+class GraphQLView(GraphQL[HttpContext, None]):
     # Subscriptions over WebSocket: markets.transport.websocket, frames checked by markets.transport.frames.
     graphql_transport_ws_handler_class = SocketHandler
     websocket_adapter_class = SocketFrames  # type: ignore[assignment]
 
-    def __init__(self, *, container: Container, schema: Schema) -> None:
-        settings = container.settings
+    def __init__(self, *, app: Application, schema: Schema) -> None:
+        settings = app.settings
         super().__init__(
             schema,
-            graphql_ide="graphiql" if container.settings.explorer_enabled else None,
+            graphql_ide="graphiql" if settings.explorer_enabled else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             allowed_origins=settings.cors_origin_list,
         )
-        self.container = container
-        self.persisted = PersistedQueries.for_container(container)
+        self.app = app
+        self.proxies = parse_networks(settings.trusted_proxy_list)
+        self.persisted = PersistedQueries(app.persisted_queries, only=settings.persisted_queries_only)
         self.sockets = SocketCounts()
 
     def decode_json(self, data: str | bytes) -> object:
@@ -77,21 +87,20 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         if isinstance(request, WebSocket):
-            return socket_context(self.container, request)  # its viewer comes with connection_init
-        repositories = Repositories(Session(self.container.engine), self.container.market_cache)
-        context = Context(
-            request=request, response=response, container=self.container, repositories=repositories,
-            loaders=Loaders(repositories),
+            return socket_context(self.app, request, self.proxies)  # its viewer comes with connection_init
+        scope = self.app.api.scopes()
+        context = HttpContext(
+            services=self.app.api, scope=scope, loaders=Loaders(scope), request=request, response=response,
         )
         request.state.context = context
-        context.client_address = client_address(request, self.container.trusted_proxies)
+        context.client_address = client_address(request, self.proxies)
         authorization = request.headers.get("authorization")
         conceal(authorization)
         conceal(authorization.strip().partition(" ")[2].strip() if authorization else None)
         pk, invalid = self.token_subject(authorization)
         # Counted before the database is asked anything; bad tokens count against the address.
         context.rate_key = f"user:{pk}" if pk else f"address:{context.client_address}"
-        await self.container.rate_limiter.check_viewer(context.rate_key)
+        await self.app.rate_limiter.check_viewer(context.rate_key)
         if invalid is not None:
             raise invalid
         context.viewer = await self.viewer(pk, context)
@@ -104,7 +113,7 @@ class GraphQLView(GraphQL[Context, None]):
         assert isinstance(context, SocketContext)
         await authenticate(context, self.token_subject, self.viewer)
         if context.viewer is not None:
-            admit(self.sockets, context, f"user:{context.viewer.id}", self.container.settings.max_sockets_per_user)
+            admit(self.sockets, context, f"user:{context.viewer.id}", self.app.settings.max_sockets_per_user)
         return UNSET
 
     def token_subject(self, authorization: str | None) -> tuple[int | None, InvalidToken | None]:
@@ -112,7 +121,7 @@ class GraphQLView(GraphQL[Context, None]):
         if authorization is None:
             return None, None
         try:
-            return self.container.tokens.user_id(authorization), None
+            return self.app.tokens.user_id(authorization), None
         except InvalidToken as error:
             return None, error
 
@@ -123,7 +132,7 @@ class GraphQLView(GraphQL[Context, None]):
             return None
         # Not through the user loader: a cached viewer would resolve a tick before its batch-mates
         # and split their batches in two.
-        user = (await context.repositories.users.get_many([pk])).get(pk)
+        user = (await context.scope.users.get_many([pk])).get(pk)
         if user is None:
             raise InvalidToken("The token's user no longer exists")
         return user
@@ -158,16 +167,17 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        context: Context = request.state.context
+        context: HttpContext = request.state.context
         await record_operation(request, context.document)
         if not result.errors:
             return {"data": result.data}
         errors = [
             classify(e, validation_failed=context.validation_failed, document=context.document,
-                     suggestions=self.container.settings.explorer_enabled)
+                     suggestions=self.app.settings.explorer_enabled)
             for e in result.errors
         ]
         record_errors(errors)
+        assert context.response is not None
         if any(e["extensions"]["code"] == "SERVICE_UNAVAILABLE" for e in errors):
             context.response.status_code = 503
             context.response.headers["Retry-After"] = RETRY_AFTER_SECONDS
@@ -205,7 +215,7 @@ class GraphQLView(GraphQL[Context, None]):
         finally:
             context = getattr(request.state, "context", None)
             if context is not None:
-                await context.repositories.session.close()
+                await context.scope.close()
         await response(scope, receive, send)
 
     @staticmethod

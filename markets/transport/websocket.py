@@ -24,7 +24,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +33,6 @@ import jwt
 from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.extensions import SchemaExtension
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
@@ -43,71 +42,51 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from domain.entities import User
-from graph.context import Context
+from graph.context import CLOSE_FORBIDDEN, CLOSE_TRY_AGAIN_LATER, Context, SubscriptionContext
 from graph.errors import INTERNAL, classify, error_body, is_database_down
 from graph.extensions.input_checks import request_refusal
 from graph.extensions.persisted_queries import CODE as PERSISTED_QUERY_NOT_FOUND
 from graph.extensions.persisted_queries import ONLY_PERSISTED, sha256_hex
 from graph.loaders import Loaders
-from markets.bootstrap import Container
+from graph.ports import RateLimited
+from markets.application import Application
 from markets.observability.metrics import WEBSOCKET_DROPS
-from markets.stores.events import Feed
-from markets.stores.rate_limits import RateLimited, client_address
 from markets.tokens import InvalidToken
 from markets.transport.frames import frame_problem
 from markets.transport.json_codec import dumps
+from markets.transport.proxies import Network, client_address
 from markets.transport.socket_limits import CLOSE_TOO_MANY_SOCKETS, CostBudget, SocketCounts, TooManySockets
-from persistence.database import Session
-from persistence.unit_of_work import Repositories
 
 log = logging.getLogger("markets.websocket")
 
-CLOSE_FORBIDDEN = 4403  # graphql-transport-ws: Forbidden
 CLOSE_PING_TIMEOUT = 1011  # as uvicorn's own WebSocket keep-alive
-CLOSE_TRY_AGAIN_LATER = 1013
 SUBSCRIPTIONS_ONLY = "Only subscriptions run over WebSocket: send queries and mutations over HTTP"
 
 TokenSubject = Callable[[str | None], tuple[int | None, InvalidToken | None]]
 ViewerOf = Callable[[int | None, Context], Awaitable[User | None]]
 
 
-def ignore_drop(code: int, reason: str, label: str) -> None:
-    """The default `drop` of a context no socket handler has taken yet."""
-
-
 @dataclass
-class ViewerCheck:
-    """The socket's viewer as last read from the database, and when: shared by its operations."""
-
-    user: User | None = None
-    at: float = float("-inf")
-
-
-@dataclass
-class SocketContext(Context):
+class SocketContext(SubscriptionContext):
     """A socket's context. Each operation runs in a copy; each event in a scope of fresh loaders."""
 
     connection_params: dict[str, object] = field(default_factory=dict)
     # When the token expires (epoch seconds); the socket closes then.
     expires_at: float | None = None
-    # Close the socket from the server's side: code, reason, metric label.
-    drop: Callable[[int, str, str], None] = ignore_drop
-    # The operation's subscribed feeds, unsubscribed when it ends however it ends.
-    feeds: list[Feed] = field(default_factory=list)
-    # Shared by the socket's operations (copies share these objects): the viewer last read, what
-    # the open subscriptions may still cost, and the socket's slots in the per-client counts.
-    viewer_check: ViewerCheck = field(default_factory=ViewerCheck)
+    # Shared by the socket's operations (copies share these objects): what the open subscriptions may
+    # still cost, and the socket's slots in the per-client counts.
     budget: CostBudget = field(default_factory=lambda: CostBudget(limit=0))
     slots: list[str] = field(default_factory=list)
     # What this operation spent of the budget (given back when it ends).
     charged: int = 0
+    # Whether error messages may suggest names (the schema is public: GraphiQL and introspection on).
+    suggestions: bool = False
 
     def for_operation(self) -> SocketContext:
-        """A copy for one operation: its own document flags, feeds, charge, and scopes (none shared with the socket)."""
-        repositories, loaders = fresh_scope(self.container)
+        """A copy for one operation: its own document flags, feeds, charge, and scope (none shared with the socket)."""
+        scope = self.services.scopes()
         return dataclasses.replace(
-            self, document=None, validation_failed=False, feeds=[], charged=0, repositories=repositories,
-            loaders=loaders,
+            self, document=None, validation_failed=False, feeds=[], charged=0, scope=scope, loaders=Loaders(scope),
         )
 
     def charge(self, cost: int) -> str | None:
@@ -118,61 +97,21 @@ class SocketContext(Context):
         self.charged += cost
         return None
 
-    async def recheck_viewer(self) -> None:
-        """The viewer as the database has it now, read at most every WS_VIEWER_RECHECK_SECONDS.
-
-        Needs an open scope (the caller's); a user who no longer exists closes the socket (4403).
-        """
-        if self.viewer is None:
-            return
-        check = self.viewer_check
-        if time.monotonic() - check.at >= self.container.settings.ws_viewer_recheck_seconds:
-            check.user = (await self.repositories.users.get_many([self.viewer.id])).get(self.viewer.id)
-            check.at = time.monotonic()
-        if check.user is None:
-            await self.viewer_gone()
-        self.viewer = check.user
-
-    async def viewer_gone(self) -> None:
-        """Close the socket (4403) of a user who no longer exists. This scope's connection goes back first,
-        so that the cancellation of the socket's operations, this one's included, lands on no statement."""
-        await self.release()
-        self.drop(CLOSE_FORBIDDEN, "The token's user no longer exists", "user_gone")
-        await asyncio.sleep(0)  # where this operation's own cancellation is delivered
-
-    def open_scope(self) -> None:
-        """Fresh repositories and loaders (see `fresh_scope`)."""
-        self.repositories, self.loaders = fresh_scope(self.container)
-
-    async def release(self) -> None:
-        """End the scope: its connection back to the pool (nothing when it took none), its late
-        statements refused; a fresh scope, which takes no connection until it needs one, from now on."""
-        session = self.repositories.session
-        self.open_scope()
-        await session.close()
-
     async def close(self) -> None:
-        """The operation ended: unsubscribe its feeds, refund its cost and give back its connection."""
-        for feed in self.feeds:
-            self.container.events.unsubscribe(feed)
+        """The operation ended: refund its cost, unsubscribe its feeds and give back its connection."""
         self.budget.refund(self.charged)
         self.charged = 0
-        await self.release()
+        await super().close()
 
 
-def fresh_scope(container: Container) -> tuple[Repositories, Loaders]:
-    """Repositories and loaders over a new session, which takes a pooled connection only when it needs one."""
-    repositories = Repositories(Session(container.engine), container.market_cache)
-    return repositories, Loaders(repositories)
-
-
-def socket_context(container: Container, websocket: WebSocket) -> SocketContext:
+def socket_context(app: Application, websocket: WebSocket, proxies: Sequence[Network]) -> SocketContext:
     """The context of a socket just accepted: anonymous until connection_init says otherwise."""
-    repositories, loaders = fresh_scope(container)
+    scope = app.api.scopes()
     return SocketContext(
-        request=websocket, response=websocket, container=container, repositories=repositories,  # type: ignore[arg-type]
-        loaders=loaders, client_address=client_address(websocket, container.trusted_proxies),
-        budget=CostBudget(limit=container.settings.max_subscription_cost_per_connection),
+        services=app.api, scope=scope, loaders=Loaders(scope),
+        client_address=client_address(websocket, proxies),
+        budget=CostBudget(limit=app.settings.max_subscription_cost_per_connection),
+        suggestions=app.settings.explorer_enabled,
     )
 
 
@@ -233,7 +172,7 @@ def with_code(error: GraphQLError, context: SocketContext, *, from_stream: bool)
         body = stream_failure(original or error)
     else:
         body = classify(error, validation_failed=context.validation_failed, document=context.document,
-                        suggestions=context.container.settings.explorer_enabled)
+                        suggestions=context.suggestions)
     error.message = body["message"]
     error.extensions = body["extensions"]
     return error
@@ -266,19 +205,6 @@ async def coded(results: AsyncGenerator[ExecutionResult, None], context: SocketC
         await context.close()
 
 
-class SubscriptionsOverWebSocket(SchemaExtension):
-    """A valid subscription sent over HTTP is refused (400): strawberry would run its resolver as a query's."""
-
-    def on_validate(self) -> Iterator[None]:
-        """After validation: a valid subscription outside a socket raises InvalidOperationTypeError."""
-        yield
-        execution = self.execution_context
-        if execution.pre_execution_errors or isinstance(execution.context, SocketContext):
-            return
-        if execution.operation_type is OperationType.SUBSCRIPTION:
-            raise InvalidOperationTypeError(OperationType.SUBSCRIPTION)
-
-
 class SocketSchema:
     """The schema as a socket runs it: subscriptions only, one context per operation, coded errors."""
 
@@ -305,7 +231,7 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         super().__init__(*args, **kwargs)
         self.schema = SocketSchema(self.schema)  # type: ignore[assignment]
         self.context.drop = self.drop
-        self.settings = self.view.container.settings  # type: ignore[attr-defined]
+        self.settings = self.view.app.settings  # type: ignore[attr-defined]
         self.watchers: set[asyncio.Task[None]] = set()
         self.awaiting_pong = False
         self.dropping = False
@@ -386,7 +312,7 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return None
         viewer = self.context.viewer
         try:
-            await self.view.container.rate_limiter.check_viewer(  # type: ignore[attr-defined]
+            await self.view.app.rate_limiter.check_viewer(  # type: ignore[attr-defined]
                 f"user:{viewer.id}" if viewer is not None else f"address:{self.context.client_address}"
             )
         except RateLimited as error:

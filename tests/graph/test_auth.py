@@ -18,9 +18,9 @@ from sqlalchemy import select, text
 
 from domain.roles import Role
 from graph import ids
+from markets.asgi import create_app
 from markets.bootstrap import bootstrap
 from markets.passwords import Argon2Hasher
-from markets.transport.app import create_app
 from persistence.tables import users
 from tests.conftest import FAST_HASHER, TEST_SECRET, Api, Member, codes
 from tests.conftest import test_settings as settings_for
@@ -290,7 +290,7 @@ async def test_the_token_carries_the_contract_claims(api: Api) -> None:
 async def test_the_token_lifetime_follows_jwt_ttl_seconds(test_database_url: str) -> None:
     container = bootstrap(settings_for(test_database_url, jwt_ttl_seconds=120), hasher=Argon2Hasher(FAST_HASHER))
     try:
-        transport = httpx.ASGITransport(app=create_app(container=container))
+        transport = httpx.ASGITransport(app=create_app(application=container))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             short_lived = Api(http=http, container=container)
             body = await sign_up(short_lived, email="ttl@example.com")

@@ -18,6 +18,7 @@ from graph import ids
 from persistence.tables import idempotency_keys, markets, positions, price_points, transactions
 from tests.books import assert_books_balance, balance_of, ledger, rows
 from tests.conftest import Api, Member, codes
+from tests.servers import instance
 
 D = Decimal
 POSITION_FIELDS = "id amount outcome shares proceeds soldAt payout createdAt"
@@ -258,23 +259,23 @@ async def test_no_sale_once_the_market_stopped_trading(
     await assert_books_balance(api.container.engine)
 
 
-async def test_a_sale_announces_the_new_price_after_commit(api: Api, alice: Member, market: dict[str, Any]) -> None:
+async def test_a_sale_announces_the_new_price_after_commit(test_database_url: str) -> None:
     heard: list[MarketWrites] = []
 
     async def listen(writes: MarketWrites) -> None:
         heard.append(writes)
 
-    position = await buy(api, alice, market)
-    await market_of(api, market)  # cached now
-    api.container.commit_listeners.append(listen)
-    try:
+    async with instance(test_database_url, parts={"commit_listeners": (listen,)}) as api:
+        alice, bob = await api.make_user(email="alice@example.com"), await api.make_user(email="bob@example.com")
+        market = await api.make_market(bob, name="Will it snow in May?")
+        position = await buy(api, alice, market)
+        await market_of(api, market)  # cached now
+        heard.clear()  # what the sale announces, only
         sold = (await api.data(SELL, {"id": position["id"]}, token=alice.token))["sellPosition"]
-    finally:
-        api.container.commit_listeners.remove(listen)
+        fresh = await market_of(api, market)  # the cache was invalidated, not left to expire
     market_pk = ids.decode(market["id"], "Market")
     assert len(heard) == 1 and {"yes_pool", "no_pool", "probability"} <= heard[0].updated[market_pk]
     assert "volume" not in heard[0].updated[market_pk]
-    fresh = await market_of(api, market)  # the cache was invalidated, not left to expire
     assert (fresh["yesPool"], fresh["noPool"]) == (sold["market"]["yesPool"], sold["market"]["noPool"])
 
 

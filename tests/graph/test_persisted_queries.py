@@ -16,22 +16,18 @@ import pytest
 import redis
 
 from graph.extensions.persisted_queries import (
-    KEY_PREFIX,
     MAX_STORED_LENGTH,
     MISMATCH,
     NOT_FOUND,
     ONLY_PERSISTED,
-    TTL_SECONDS,
-    MemoryStore,
     PersistedQueries,
-    RedisStore,
-    make_store,
     register,
 )
 from graph.extensions.persisted_queries import sha256_hex as sha
+from markets.asgi import create_app
 from markets.bootstrap import bootstrap
 from markets.passwords import Argon2Hasher
-from markets.transport.app import create_app
+from markets.stores.persisted_queries import KEY_PREFIX, TTL_SECONDS, MemoryStore, RedisStore
 from markets.transport.view import GraphQLView
 from tests.conftest import FAST_HASHER, Api, codes, test_settings
 from tests.factories import insert_market, insert_user
@@ -71,7 +67,7 @@ Serve = Callable[..., Awaitable[Served]]
 async def served(url: str, **overrides: Any) -> AsyncIterator[Served]:
     """An app over the test database with its own container (settings, Redis client, store)."""
     container = bootstrap(test_settings(url, **overrides), hasher=Argon2Hasher(FAST_HASHER))
-    app = create_app(container=container)
+    app = create_app(application=container)
     view = next(r.endpoint for r in app.routes if isinstance(getattr(r, "endpoint", None), GraphQLView))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
@@ -243,7 +239,7 @@ async def test_redis_shares_queries_between_instances(instances: Serve, redis_14
 
 async def test_registered_queries_do_not_expire_in_redis(instances: Serve, redis_14: redis.Redis) -> None:
     app = await instances(redis_url=REDIS_URL)
-    assert await register(make_store(app.api.container), QUERY) == sha(QUERY)
+    assert await register(app.api.container.persisted_queries, QUERY) == sha(QUERY)
     assert redis_14.ttl(KEY_PREFIX + sha(QUERY)) == -1
 
 
@@ -289,7 +285,7 @@ async def test_only_mode_sees_what_another_process_registered_in_redis(instances
     app = await instances(redis_url=REDIS_URL, persisted_queries_only=True)
     operator = bootstrap(test_settings(app.api.container.settings.database_url, redis_url=REDIS_URL))
     try:
-        await register(make_store(operator), QUERY)  # what a CLI would do
+        await register(operator.persisted_queries, QUERY)  # what a CLI would do
     finally:
         await operator.close()
     assert "data" in (await app.send("POST", sha256=sha(QUERY))).json()

@@ -33,7 +33,7 @@ def test_transient_errors_are_told_apart(error: BaseException, transient: bool) 
 
 
 class Session:
-    """Counts the connections given back between attempts (release: the session stays usable)."""
+    """A request's scope; counts the connections given back between attempts (release: the session stays usable)."""
 
     released = 0
 
@@ -43,7 +43,7 @@ class Session:
 
 class Info:
     def __init__(self) -> None:
-        self.context = type("Context", (), {"repositories": type("Repositories", (), {"session": Session()})()})()
+        self.context = type("Context", (), {"scope": Session()})()
 
 
 async def test_a_mutation_runs_again_on_a_fresh_connection_after_a_transient_error() -> None:
@@ -58,7 +58,7 @@ async def test_a_mutation_runs_again_on_a_fresh_connection_after_a_transient_err
     info = Info()
     assert await RetryTransientErrors().resolve_async(resolver, None, info) == "done"  # type: ignore[arg-type]
     assert len(attempts) == 3
-    assert info.context.repositories.session.released == 2
+    assert info.context.scope.released == 2
 
 
 async def test_a_mutation_gives_up_after_three_attempts() -> None:

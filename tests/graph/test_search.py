@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -246,10 +246,10 @@ async def test_another_instance_sees_new_and_deleted_markets_incrementally(
 ) -> None:
     owner, moderator = await api.make_user(), await api.make_user(Role.MODERATOR)
     # Indexed an hour ago: outside the overlap that each refresh reads back.
-    monkeypatch.setattr(api.container, "clock", lambda: datetime.now(UTC) - timedelta(hours=1))
+    monkeypatch.setattr(api.container.clock, "offset", -timedelta(hours=1))
     towers = [await insert_market(api.container, owner.user, name=f"Will tower {n} be built?") for n in range(30)]
     await index_all(api)
-    monkeypatch.setattr(api.container, "clock", lambda: datetime.now(UTC))
+    monkeypatch.setattr(api.container.clock, "offset", timedelta(0))
     async with instance(test_database_url, search_refresh_seconds=1.0) as other:
         assert len(await hits(other, "tower", first=100)) == 30  # the first search loads everything
         await api.make_market(owner, name="Will the new lighthouse be lit?")

@@ -22,8 +22,10 @@ from sqlalchemy import text
 
 from domain.roles import Role
 from graph import ids
-from graph.extensions.persisted_queries import KEY_PREFIX, sha256_hex
-from markets.stores.events import Change, encode
+from graph.extensions.persisted_queries import sha256_hex
+from graph.feeds import Change
+from markets.stores.market_events import encode
+from markets.stores.persisted_queries import KEY_PREFIX
 from markets.tokens import TokenService
 from persistence.unit_of_work import SqlUnitOfWork
 from tests.conftest import TEST_SECRET, Api, Member

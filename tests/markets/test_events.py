@@ -8,7 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from domain.events import MarketWrites
-from markets.stores.events import Broadcaster, Change, Feed, RedisBroadcaster, changes_of, channel_name, decode, encode
+from graph.feeds import Change, Feed, changes_of
+from markets.stores.market_events import Broadcaster, RedisBroadcaster, channel_name, decode, encode
 from tests.redis_server import free_port
 
 

@@ -29,8 +29,7 @@ from domain.services.search import CLOSE_EXPIRED_MARKETS, INDEX_MARKET, REINDEX_
 from markets.background import job_deps
 from markets.jobs import RetryPolicy
 from markets.search.embedders import resolve
-from markets.stores.job_queue import SaqJobQueue, make_worker
-from markets.stores.local_job_queue import LocalJobQueue
+from markets.stores.job_queue import LocalJobQueue, SaqJobQueue, make_worker
 from persistence.tables import market_embeddings
 from persistence.tables import markets as market_rows
 from tests.conftest import TEST_SECRET, Api
@@ -176,7 +175,7 @@ async def test_saq_jobs_retry_with_backoff_then_fail_visibly(
     assert (stats.queued, stats.active, stats.failed) == (0, 0, 1)
     [failed] = await jobs.failed()
     assert failed.id == done[1].id and failed.attempts == 4 and failed.error.strip().endswith("RuntimeError: boom 4")
-    assert await markets.stores.job_queue.ttl(done[1].id) > 600  # kept past saq's own ttl for finished jobs
+    assert await jobs.redis.ttl(done[1].id) > 600  # kept past saq's own ttl for finished jobs
     assert any(done[1].id in r.getMessage() and "boom 4" in r.getMessage() for r in caplog.records)
     await jobs.queue.disconnect()
 
@@ -189,7 +188,7 @@ async def running_worker(jobs: SaqJobQueue, deps: Any, functions: dict[str, Any]
     running = asyncio.create_task(worker.start())
     try:
         deadline = time.monotonic() + 10
-        while not await markets.stores.job_queue.exists(jobs.queue.namespace("sweep")) and time.monotonic() < deadline:
+        while not await jobs.redis.exists(jobs.queue.namespace("sweep")) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.1)
         yield

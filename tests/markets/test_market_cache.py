@@ -13,9 +13,14 @@ from domain.ports import MarketChanges
 from domain.roles import Role
 from graph import ids
 from markets.observability.metrics import REDIS_FAILURES
-from markets.stores.market_cache import MarketStore, MemoryMarketStore, RedisMarketStore
+from markets.stores.market_cache import (
+    CachingMarketRepository,
+    MarketCache,
+    MarketStore,
+    MemoryMarketStore,
+    RedisMarketStore,
+)
 from persistence.database import Session
-from persistence.repositories.cached_markets import CachingMarketRepository, MarketCache
 from persistence.repositories.markets import SqlMarketRepository
 from persistence.unit_of_work import SqlUnitOfWork
 from tests.conftest import Api, Member

@@ -13,9 +13,10 @@ from redis import asyncio as redis
 
 from domain.bounded import BoundedLRU, text_bytes
 from domain.validation import MAX_EMAIL_LENGTH, MAX_SEARCH_QUERY_LENGTH
-from graph.extensions.persisted_queries import LOCAL_BYTES, LOCAL_ENTRIES, MAX_STORED_LENGTH, MemoryStore, RedisStore
+from graph.extensions.persisted_queries import MAX_STORED_LENGTH
 from graph.extensions.persisted_queries import sha256_hex as sha
 from markets.search.embedders import QUERY_CACHE_BYTES, QUERY_CACHE_SIZE, QueryCache
+from markets.stores.persisted_queries import LOCAL_BYTES, LOCAL_ENTRIES, MemoryStore, RedisStore
 from markets.stores.rate_limits import MAX_KEY_LENGTH, WINDOW_SECONDS, MemoryWindow, RateLimiter
 from tests.conftest import Api, codes
 from tests.servers import instance
@@ -138,8 +139,8 @@ async def test_rate_limit_keys_expire_after_the_window() -> None:
 async def test_logins_are_keyed_by_the_validated_lower_cased_email_only(test_database_url: str) -> None:
     clock = Clock()
     window = MemoryWindow(clock)
-    async with instance(test_database_url, auth_rate_limit_per_minute=50) as api:
-        api.container.rate_limiter = RateLimiter(window, per_minute=0, auth_per_minute=50)
+    limiter = RateLimiter(window, per_minute=0, auth_per_minute=50)
+    async with instance(test_database_url, parts={"rate_limiter": limiter}, auth_rate_limit_per_minute=50) as api:
         await api.make_user(email="someone@example.com")
         for email in ("Someone@Example.COM", "  someone@example.com ", "not an email", "x" * 200):
             assert codes(await api.gql(LOGIN, {"email": email})) == ["UNAUTHENTICATED"]

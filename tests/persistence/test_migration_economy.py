@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from domain.entities import Outcome
 from domain.market_maker import Pools, buy, to_cents
-from markets.bootstrap import Container
+from markets.application import Application
 from persistence.database import make_engine
 from persistence.migrate import upgrade
 from persistence.seed import seed
@@ -145,7 +145,7 @@ async def test_existing_positions_are_replayed_through_the_market_maker(old_data
         await engine.dispose()
 
 
-async def test_seeded_demo_data_follows_the_rules(container: Container) -> None:
+async def test_seeded_demo_data_follows_the_rules(container: Application) -> None:
     """`markets seed` inserts in bulk, then replays the same way: every invariant holds."""
     await seed(container.engine, users=20, markets=15, positions=400, password_hash="x")
     await assert_books_balance(container.engine)

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from markets.asgi import create_app
 from markets.bootstrap import bootstrap
-from markets.transport.app import create_app
 from tests.conftest import Api, test_settings
 
 pytestmark = pytest.mark.postgres_only
@@ -45,7 +45,7 @@ async def test_requests_survive_the_database_dropping_pooled_connections(api: Ap
 
 async def test_start_up_waits_for_the_database_then_serves(caplog: pytest.LogCaptureFixture) -> None:
     settings = test_settings("postgresql+asyncpg://postgres@127.0.0.1:1/unreachable", db_startup_timeout_seconds=0.3)
-    app = create_app(container=bootstrap(settings))
+    app = create_app(application=bootstrap(settings))
     with caplog.at_level(logging.WARNING, logger="markets.startup"):
         async with app.router.lifespan_context(app):
             pass

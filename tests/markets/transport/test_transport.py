@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from graph.errors import INTERNAL
-from markets.bootstrap import Container, bootstrap
+from markets.application import Application
+from markets.asgi import create_app
+from markets.bootstrap import bootstrap
 from markets.observability.logs import RequestIdFilter
 from markets.passwords import Argon2Hasher
 from markets.tokens import TokenService
-from markets.transport.app import create_app
 from persistence.repositories.markets import SqlMarketRepository
 from tests.conftest import FAST_HASHER, Api, codes
 from tests.conftest import test_settings as settings_for
@@ -222,7 +223,7 @@ async def test_operation_name_picks_the_operation(http: httpx.AsyncClient) -> No
 @pytest.fixture
 async def small_body_app(test_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     container = bootstrap(settings_for(test_database_url, max_body_bytes=300), hasher=Argon2Hasher(FAST_HASHER))
-    app = create_app(container=container)
+    app = create_app(application=container)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
     await container.close()
@@ -376,10 +377,10 @@ async def test_healthz(http: httpx.AsyncClient) -> None:
 @pytest.fixture
 async def client_for() -> AsyncIterator[Any]:
     """Build apps over their own containers; closes them afterwards."""
-    built: list[tuple[Container, httpx.AsyncClient]] = []
+    built: list[tuple[Application, httpx.AsyncClient]] = []
 
-    async def make(container: Container) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(container=container)),
+    async def make(container: Application) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(application=container)),
                                    base_url="http://test")
         built.append((container, client))
         return client

@@ -13,48 +13,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from domain.events import MarketWrites
-from markets.observability.metrics import SUBSCRIPTIONS, count_redis_failure
+from graph.feeds import KINDS, Change, Feed, changes_of
+from markets.observability.metrics import SUBSCRIPTIONS
+from markets.redis import REDIS_ERRORS, degrade
 from markets.settings import Settings
 
 log = logging.getLogger("markets.events")
 
-Kind = Literal["created", "updated", "deleted"]
-KINDS: frozenset[str] = frozenset({"created", "updated", "deleted"})
-REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 # How long a new subscriber waits for the Redis listener to be subscribed before it goes on regardless.
 LISTENER_READY_SECONDS = 2.0
 POLL_SECONDS = 1.0
 HEALTH_CHECK_SECONDS = 15
 BACKOFF_SECONDS = (0.1, 5.0)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One market's part in a commit."""
-
-    market_id: int
-    kind: Kind
-    fields: frozenset[str] = frozenset()
-
-
-def changes_of(writes: MarketWrites) -> list[Change]:
-    """The commit's changes, one per market: deleted wins over created, created over updated."""
-    created = sorted(writes.created - writes.deleted)
-    updated = sorted(set(writes.updated) - writes.created - writes.deleted)
-    return [
-        *(Change(pk, "created") for pk in created),
-        *(Change(pk, "updated", frozenset(writes.updated[pk])) for pk in updated),
-        *(Change(pk, "deleted") for pk in sorted(writes.deleted)),
-    ]
 
 
 def encode(origin: str, changes: Sequence[Change]) -> bytes:
@@ -78,62 +54,9 @@ def change(market_id: object, kind: object, fields: object) -> Change:
     return Change(market_id, kind, frozenset(str(f) for f in fields))  # type: ignore[arg-type]
 
 
-class Feed:
-    """One subscription's pending changes: bounded, and conflated by market.
-
-    A market already pending is not queued again (its subscriber loads the current state anyway, so
-    one delivery covers every change since), except that a deletion replaces what was pending. Once
-    more distinct markets are pending than `capacity`, the feed overflows: it drops everything,
-    takes nothing more, and calls `on_overflow` (which drops the subscriber).
-    """
-
-    def __init__(
-        self, wants: Callable[[Change], bool], *, capacity: int, market_id: int | None = None,
-        on_overflow: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.wants = wants
-        self.capacity = capacity
-        self.market_id = market_id
-        self.on_overflow = on_overflow
-        self.pending: dict[int, Change] = {}
-        self.closed = False
-        self._wakeup = asyncio.Event()
-
-    def offer(self, change: Change) -> None:
-        """Queue a change this feed wants; past the bound, overflow."""
-        if self.closed or not self.wants(change):
-            return
-        if change.market_id not in self.pending and len(self.pending) >= self.capacity:
-            self.overflow()
-            return
-        if change.kind == "deleted" or change.market_id not in self.pending:
-            self.pending[change.market_id] = change
-        self._wakeup.set()
-
-    def overflow(self) -> None:
-        """Drop everything pending and stop; tell the owner."""
-        self.pending.clear()
-        self.close()
-        self.on_overflow()
-
-    def close(self) -> None:
-        """Take nothing more; a waiting `next` returns None."""
-        self.closed = True
-        self._wakeup.set()
-
-    async def next(self) -> Change | None:
-        """The oldest pending change, waiting for one; None once closed."""
-        while not self.pending:
-            if self.closed:
-                return None
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        market_id = next(iter(self.pending))
-        return self.pending.pop(market_id)
-
-
 class Broadcaster:
-    """This process's subscribers, told of every commit's changes: all of it, with one instance."""
+    """graph.ports.MarketEvents in this process: its subscribers, told of every commit's changes (all of
+    them, with one instance)."""
 
     def __init__(self) -> None:
         self.by_market: dict[int, set[Feed]] = {}
@@ -188,7 +111,6 @@ class RedisBroadcaster(Broadcaster):
         self.listener: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
         self.backoff = BACKOFF_SECONDS[0]
-        self.failed = count_redis_failure("events")
 
     async def publish(self, writes: MarketWrites) -> None:
         """Deliver here, then publish for the other instances (a Redis failure is logged, not raised)."""
@@ -253,8 +175,7 @@ class RedisBroadcaster(Broadcaster):
 
     def failure(self, action: str, error: BaseException) -> None:
         """Log and count a Redis failure; events go on without Redis."""
-        log.warning("market events: Redis %s failed: %r", action, error)
-        self.failed(error)
+        degrade("events", log, "market events: Redis %s failed: %r", action, error)
 
     async def close(self) -> None:
         """Stop the listener (its Redis connection closes with it)."""
@@ -275,7 +196,7 @@ def channel_name(redis: Redis) -> str:
     return f"markets:{redis.connection_pool.connection_kwargs.get('db', 0)}:events"
 
 
-def make_broadcaster(settings: Settings, redis: Redis | None) -> Broadcaster:
+def build(settings: Settings, redis: Redis | None) -> Broadcaster:
     """Through Redis when the process has it, in-process otherwise."""
     if redis is None or not settings.redis_url:
         return Broadcaster()
