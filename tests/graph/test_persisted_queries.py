@@ -33,7 +33,8 @@ from tests.conftest import FAST_HASHER, Api, codes, test_settings
 from tests.factories import insert_market, insert_user
 from tests.statements import StatementLog
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+# A Redis database the test empties: the suite's own when TEST_REDIS_URL names one, else database 14.
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 QUERY = "query Count($n: Int) { markets(first: $n) { totalCount edges { node { name } } } }"
 NOT_FOUND_BODY = {"errors": [{"message": NOT_FOUND, "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]}
@@ -78,7 +79,7 @@ async def served(url: str, **overrides: Any) -> AsyncIterator[Served]:
 
 @pytest.fixture
 def redis_14() -> Iterator[redis.Redis]:
-    """Redis database 14, empty before and after the test."""
+    """The Redis database REDIS_URL names, empty before and after the test."""
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
     try:
         client.ping()

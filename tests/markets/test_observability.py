@@ -37,7 +37,7 @@ from tests.servers import instance
 NAMED = "query ObsMarkets { markets(first: 1) { totalCount } }"
 USERS = "query ObsUsers { users(first: 1) { edges { node { id } } } }"
 SECRET = "secret-detail-7f3a"
-REAL_REDIS = "redis://127.0.0.1:6379/13"
+REAL_REDIS = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/13"
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 ORIGIN = "https://app.example"
 MARKETS_BIN = Path(sys.executable).with_name("markets")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from markets.transport.responses import error_response
-
-log = logging.getLogger("markets.http")
 
 
 class BodyLimitMiddleware:

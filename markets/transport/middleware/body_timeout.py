@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from markets.transport.responses import error_response
-
-log = logging.getLogger("markets.http")
 
 
 class BodyTooSlow(Exception):
