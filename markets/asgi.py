@@ -1,5 +1,5 @@
 """The ASGI application `markets serve` runs: the process's services built once (markets.bootstrap), the
-GraphQL schema (graph.schema), and the HTTP/WebSocket transport around them (markets.transport.app); the
+GraphQL schema (graph.schema), and the HTTP/WebSocket transport around them (markets.transport.routes); the
 background work starts with the server and everything closes when it stops."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from markets.observability.metrics import instrument
 from markets.observability.request_metrics import count_statements
 from markets.settings import Settings
 from markets.startup import wait_for_database
-from markets.transport.app import WebApp, asgi_app
+from markets.transport.routes import WebApp, asgi_app
 
 
 def create_app(settings: Settings | None = None, *, application: Application | None = None) -> WebApp:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type, stop_after_delay
 from tenacity import wait_exponential_jitter as backoff
 
+from persistence.database import ping
+
 log = logging.getLogger("markets.startup")
-
-
-async def ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
 
 
 def report(state: RetryCallState) -> None:

@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Awaitable
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from markets.application import Application
 from markets.observability.metrics import REDIS_FAILURES, scrape
+from persistence.database import ping
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -30,13 +30,8 @@ async def answers(check: Awaitable[object], timeout: float) -> bool:
     return True
 
 
-async def select_one(app: Application) -> None:
-    async with app.engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
-
-
 async def database_state(app: Application) -> str:
-    return "ok" if await answers(select_one(app), CHECK_TIMEOUT_SECONDS) else "down"
+    return "ok" if await answers(ping(app.engine), CHECK_TIMEOUT_SECONDS) else "down"
 
 
 async def redis_state(app: Application) -> str:

@@ -1,4 +1,4 @@
-"""The Starlette application: routes and middleware around the GraphQL view (markets.asgi builds it)."""
+"""The Starlette application: routes and middleware around the GraphQL view (markets.asgi builds it with them)."""
 
 from __future__ import annotations
 
