@@ -51,7 +51,7 @@ class HttpContext(Context):
     response: Response | None = None
 
 
-class GraphQLView(GraphQL[HttpContext, None]):
+class GraphQLView(GraphQL[Context, None]):
     # Subscriptions over WebSocket: markets.transport.websocket, frames checked by markets.transport.frames.
     graphql_transport_ws_handler_class = SocketHandler
     websocket_adapter_class = SocketFrames  # type: ignore[assignment]
