@@ -106,58 +106,58 @@ def migrate(_: argparse.Namespace) -> None:
     print("database is at the newest schema")
 
 
-async def with_container(work: Callable[[Any], Coroutine[Any, Any, None]], config: Any = None) -> None:
+async def with_application(work: Callable[[Any], Coroutine[Any, Any, None]], config: Any = None) -> None:
     from markets.bootstrap import bootstrap
 
-    container = bootstrap(config or settings())
+    application = bootstrap(config or settings())
     try:
-        await work(container)
+        await work(application)
     finally:
-        await container.close()
+        await application.close()
 
 
 async def create_user(args: argparse.Namespace) -> None:
     from domain.services.users import sign_up
 
-    async def work(container: Any) -> None:
+    async def work(application: Any) -> None:
         user = await sign_up(
-            uow=container.unit_of_work(), hasher=container.hasher, clock=container.clock,
-            economy=container.settings.economy, email=args.email, name=args.name, password=args.password,
+            uow=application.unit_of_work(), hasher=application.hasher, clock=application.clock,
+            economy=application.settings.economy, email=args.email, name=args.name, password=args.password,
             role=Role(args.role.upper()),
         )
         print(f"created {user.role.value} {user.email}")
 
-    await with_container(work)
+    await with_application(work)
 
 
 async def token(args: argparse.Namespace) -> None:
-    async def work(container: Any) -> None:
-        async with container.unit_of_work() as uow:
+    async def work(application: Any) -> None:
+        async with application.unit_of_work() as uow:
             user = await uow.users.get_by_email(args.email.strip().lower())
         if user is None:
             raise CliError(f"no user with email {args.email}")
-        print(container.tokens.issue(user, now=container.clock()))
+        print(application.tokens.issue(user, now=application.clock()))
 
-    await with_container(work)
+    await with_application(work)
 
 
 async def seed(args: argparse.Namespace) -> None:
     from persistence.seed import seed as fill
 
-    async def work(container: Any) -> None:
-        async with container.unit_of_work() as uow:
+    async def work(application: Any) -> None:
+        async with application.unit_of_work() as uow:
             if args.if_empty and await uow.users.count(role=None):
                 print("database already has data; not seeding")
                 return
         report = await fill(
-            container.engine, users=args.users, markets=args.markets, positions=args.positions, seed=args.seed,
-            password_hash=await container.hasher.hash(DEMO_PASSWORD), economy=container.settings.economy,
+            application.engine, users=args.users, markets=args.markets, positions=args.positions, seed=args.seed,
+            password_hash=await application.hasher.hash(DEMO_PASSWORD), economy=application.settings.economy,
         )
         print(f"seeded {report.users} users, {report.markets} markets, {report.positions} positions "
               f"({report.sold} sold), {report.transactions} transactions "
               f"in {report.seconds:.1f} s (every password: {DEMO_PASSWORD})")
 
-    await with_container(work)
+    await with_application(work)
 
 
 async def persist_query(args: argparse.Namespace) -> None:
@@ -174,12 +174,12 @@ async def persist_query(args: argparse.Namespace) -> None:
     if errors:
         raise CliError(f"{args.file} is not a valid document: {errors[0].message}")
 
-    async def work(container: Any) -> None:
-        if container.redis is None:
+    async def work(application: Any) -> None:
+        if application.redis is None:
             raise CliError("persisted queries outlive this command only in Redis: set REDIS_URL")
-        print(await register(container.persisted_queries, text))
+        print(await register(application.persisted_queries, text))
 
-    await with_container(work)
+    await with_application(work)
 
 
 async def worker(args: argparse.Namespace) -> None:
@@ -191,13 +191,13 @@ async def worker(args: argparse.Namespace) -> None:
     if not config.redis_url:
         raise CliError("the worker takes jobs from Redis: set REDIS_URL (without it, `markets serve` runs them itself)")
 
-    async def work(container: Any) -> None:
+    async def work(application: Any) -> None:
         try:
-            await run_worker(container, concurrency=args.concurrency or config.job_concurrency)
+            await run_worker(application, concurrency=args.concurrency or config.job_concurrency)
         except RedisError as error:
             raise CliError(f"cannot reach Redis: {error}") from None
 
-    await with_container(work, every_core(config))
+    await with_application(work, every_core(config))
 
 
 async def reindex(args: argparse.Namespace) -> None:
@@ -205,15 +205,15 @@ async def reindex(args: argparse.Namespace) -> None:
 
     from domain.services.search import reindex as run
 
-    async def work(container: Any) -> None:
-        embedder, started = container.search.embedder, time.monotonic()
+    async def work(application: Any) -> None:
+        embedder, started = application.search.embedder, time.monotonic()
         with reindex_progress(embedder.name) as update:
-            report = await run(unit_of_work=container.unit_of_work, embedder=embedder, clock=container.clock,
+            report = await run(unit_of_work=application.unit_of_work, embedder=embedder, clock=application.clock,
                                everything=args.all, progress=update)
         print(f"indexed {report.indexed} markets with {embedder.name} in {time.monotonic() - started:.1f} s "
               f"({report.unchanged} already current, {report.removed} deleted ones dropped)")
 
-    await with_container(work, every_core(settings()))
+    await with_application(work, every_core(settings()))
 
 
 def every_core(config: Any) -> Any:
@@ -237,11 +237,11 @@ async def list_jobs(args: argparse.Namespace) -> None:
 
     from markets.jobs import last_line
 
-    async def work(container: Any) -> None:
-        if container.redis is None:
+    async def work(application: Any) -> None:
+        if application.redis is None:
             raise CliError("without REDIS_URL jobs live in the server's memory: see its /readyz and /metrics")
         try:
-            stats, failed = await container.jobs.stats(), await container.jobs.failed(args.limit)
+            stats, failed = await application.jobs.stats(), await application.jobs.failed(args.limit)
         except RedisError as error:
             raise CliError(f"cannot reach Redis: {error}") from None
         print(f"queued {stats.queued}, active {stats.active}, scheduled {stats.scheduled}, "
@@ -251,7 +251,7 @@ async def list_jobs(args: argparse.Namespace) -> None:
             when = job.failed_at.isoformat(timespec="seconds") if job.failed_at else "-"
             print(f"{when} {job.id} {job.function}({arguments}) after {job.attempts} attempts: {last_line(job.error)}")
 
-    await with_container(work)
+    await with_application(work)
 
 
 def read_document(path: str) -> str:

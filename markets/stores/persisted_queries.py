@@ -1,4 +1,4 @@
-"""The persisted-query store: the queries clients (and `markets register-query`) stored by their SHA-256.
+"""The persisted-query store: the queries clients (and `markets persist-query`) stored by their SHA-256.
 
 In Redis (shared by every instance, under `markets:apq:<sha>`, with a local LRU in front) when the process has
 Redis; in this process's memory otherwise. Both implement graph.ports.QueryStore.
