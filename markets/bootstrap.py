@@ -12,7 +12,7 @@ from graph.ports import RateLimiter
 from markets.application import Application
 from markets.commit_hooks import commit_hooks
 from markets.passwords import Argon2Hasher
-from markets.redis import make_client
+from markets.redis_client import make_client
 from markets.search.services import build_search
 from markets.settings import Settings
 from markets.stores import job_queue, market_cache, market_events, persisted_queries, rate_limits

@@ -26,7 +26,7 @@ from domain.events import MarketWrites
 from domain.pagination import MarketFilter, MarketOrder, Page, PageRequest
 from domain.ports import MarketChanges, MarketRepository
 from markets.observability.metrics import count_cache_lookups
-from markets.redis import REDIS_ERRORS, degrade
+from markets.redis_client import REDIS_ERRORS, degrade
 from markets.settings import Settings
 
 log = logging.getLogger("markets.cache")

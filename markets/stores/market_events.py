@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from domain.events import MarketWrites
 from graph.feeds import KINDS, Change, Feed, changes_of
 from markets.observability.metrics import SUBSCRIPTIONS
-from markets.redis import REDIS_ERRORS, degrade
+from markets.redis_client import REDIS_ERRORS, degrade
 from markets.settings import Settings
 
 log = logging.getLogger("markets.events")

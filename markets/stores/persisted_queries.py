@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from domain.bounded import BoundedLRU, text_bytes
 from graph.ports import QueryStore
-from markets.redis import REDIS_ERRORS, degrade
+from markets.redis_client import REDIS_ERRORS, degrade
 from markets.settings import Settings
 
 log = logging.getLogger("markets.persisted")

@@ -23,7 +23,7 @@ from domain import validation
 from domain.errors import BadUserInput
 from graph.ports import RateLimited
 from markets.observability.metrics import RATE_LIMITED
-from markets.redis import REDIS_ERRORS, degrade
+from markets.redis_client import REDIS_ERRORS, degrade
 from markets.settings import Settings
 
 log = logging.getLogger("markets.ratelimit")
