@@ -471,7 +471,7 @@ async def test_tampered_cursor_is_bad_user_input(api: Api, catalog: Catalog) -> 
 async def test_cursor_signed_with_another_secret_is_bad_user_input(api: Api, catalog: Catalog) -> None:
     page = await markets_page(api, first=3)
     # A well-formed cursor for the same ordering, signed with a key the server does not have.
-    real = api.container.cursors
+    real = api.container.api.cursors
     scope = cursor_scope(MarketFilter(), MarketOrder())
     forged = CursorCodec("some-other-secret-of-enough-length!!").encode(scope, (BASE, 1))
     assert real.decode(page["pageInfo"]["endCursor"], scope, argument="after") is not None
