@@ -26,11 +26,11 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 
 from domain.services.search import INDEX_MARKET, REINDEX_STALE
-from jobs.functions import RetryPolicy
-from jobs.redis import SaqJobQueue
+from markets.jobs import RetryPolicy
+from markets.search.embedders import make_embedder
+from markets.stores.job_queue import SaqJobQueue
 from persistence.database import make_engine
 from persistence.tables import market_embeddings, markets
-from search.embedders import make_embedder
 
 MARKETS_BIN = str(Path(sys.executable).with_name("markets"))
 ENQUEUE_CHUNK = 500

@@ -1,1 +1,1 @@
-"""The GraphQL API and the composition root that wires domain and persistence together."""
+"""The GraphQL API: schema, types, resolvers, mutations, loaders, permissions and schema extensions."""

@@ -10,7 +10,7 @@ dataloaders, so results never depend on this module, only their speed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from graphql import (
     FieldNode,
@@ -24,13 +24,10 @@ from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types import Info
 
 from domain.errors import DomainError
+from graph.types.objects import MarketType, PositionType
 
 # graphql-core's own info: its context is strawberry's, which this module does not read.
 RawInfo: TypeAlias = "GraphQLResolveInfo[Any]"
-
-if TYPE_CHECKING:
-    from graph.types.markets import MarketType
-    from graph.types.positions import PositionType
 
 
 def subfields(raw: RawInfo, nodes: Sequence[FieldNode], name: str) -> list[FieldNode]:
@@ -90,8 +87,6 @@ async def prefetch_markets(info: Info, markets: Sequence[MarketType], nodes: Seq
 async def prefetch_positions(
     info: Info, markets: Sequence[MarketType], arguments: dict[str, Any], nodes: Sequence[FieldNode]
 ) -> None:
-    from graph.types.markets import MarketType
-
     first, after = arguments.get("first"), arguments.get("after")
     try:
         pages = await MarketType.position_pages(info, [m.pk for m in markets], first=first, after=after)

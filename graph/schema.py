@@ -10,11 +10,13 @@ from strawberry.extensions import DisableIntrospection, FieldExtension, SchemaEx
 
 from domain.bounded import BoundedLRU
 from domain.roles import MODERATE, Permission
-from graph.documents import DocumentCache, Key, Parsed, document_store
 from graph.errors import ValidationPhase
-from graph.inputs import InputStrings
-from graph.limits import Limits, query_limits
-from graph.mutation_budget import MutationBudget
+from graph.extensions.document_cache import DocumentCache, Key, Parsed, document_store
+from graph.extensions.input_checks import InputStrings
+from graph.extensions.limits import Limits, query_limits
+from graph.extensions.mutation_budget import MutationBudget
+from graph.extensions.retries import RetryTransientErrors
+from graph.extensions.socket_only_subscriptions import SubscriptionsOverWebSocket
 from graph.mutations.adjust_balance import adjust_balance
 from graph.mutations.create_market import create_market
 from graph.mutations.delete_market import delete_market
@@ -30,14 +32,9 @@ from graph.permissions import requires, signed_in
 from graph.resolvers import markets as market_queries
 from graph.resolvers import quotes
 from graph.resolvers import users as user_queries
-from graph.retries import RetryTransientErrors
 from graph.scalars import SCALAR_OVERRIDES
 from graph.subscriptions import Subscription
-from graph.types.economy import TransactionType
-from graph.types.markets import MarketType
-from graph.types.positions import PositionType
-from graph.types.users import UserType
-from graph.websocket import SubscriptionsOverWebSocket
+from graph.types.objects import MarketType, PositionType, TransactionType, UserType
 
 
 @strawberry.type
@@ -101,20 +98,24 @@ class Mutation:
 
 
 class Schema(strawberry.Schema):
-    # Parsed and validated documents, bounded (graph.documents); set by build_schema.
+    # Parsed and validated documents, bounded (graph.extensions.document_cache); set by build_schema.
     documents: BoundedLRU[Key, Parsed]
 
     def process_errors(self, errors: Sequence[object], execution_context: object = None) -> None:
         """Errors are classified and logged once, by the HTTP view; strawberry's own logging is off."""
 
 
-def build_schema(*, introspection: bool = True, limits: Limits | None = None) -> Schema:
-    """The schema with its bounded document cache and query limits; introspection off when asked."""
+def build_schema(
+    *, introspection: bool = True, limits: Limits | None = None, conceal: Callable[[object], None] = lambda value: None
+) -> Schema:
+    """The schema with its bounded document cache and query limits; introspection off when asked. `conceal`
+    is told every password the request carries (the application's logs then never show it)."""
     limits = limits or Limits()
     documents = document_store()
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: DocumentCache(documents, limits),  # parses and validates: first
-        lambda: InputStrings(documents),  # before ValidationPhase, which notes whether anything refused the document
+        # Before ValidationPhase, which notes whether anything refused the document.
+        lambda: InputStrings(documents, conceal=conceal),
         ValidationPhase,
         SubscriptionsOverWebSocket,
         query_limits(limits),  # after ValidationPhase: costs only what validated

@@ -1,4 +1,4 @@
-"""The Subscription type: marketUpdated and marketEvents, fed by graph.events.
+"""The Subscription type: marketUpdated and marketEvents, fed by the market events (graph.ports.MarketEvents).
 
 Each event is loaded for its subscriber in a scope of its own (fresh loaders through the market
 cache; a pooled connection only when a statement needs one, given back before the payload is sent),
@@ -15,11 +15,11 @@ from strawberry.types import Info
 from domain.entities import Market
 from domain.errors import NotFound, ServiceUnavailable
 from graph import ids
+from graph.context import CLOSE_TRY_AGAIN_LATER, SubscriptionContext
 from graph.errors import is_database_down
-from graph.events import Change, Feed
+from graph.feeds import Change, Feed
 from graph.types.enums import MarketStatusEnum
-from graph.types.markets import MarketType
-from graph.websocket import CLOSE_TRY_AGAIN_LATER, SocketContext
+from graph.types.objects import MarketType
 
 # What marketUpdated fires on (resolvedOutcome changes only with status; a sale moves the pools
 # and the probability without the volume).
@@ -39,7 +39,7 @@ def created_or_changed(change: Change) -> bool:
 
 async def market_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[MarketType, None]:
     """Refuses (NOT_FOUND) at subscribe time an id that names no market; ends when the market is deleted."""
-    context: SocketContext = info.context
+    context: SubscriptionContext = info.context
     pk = ids.decode(id, "Market")
     if pk is None:
         raise NotFound(NO_MARKET)
@@ -50,7 +50,7 @@ async def market_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[Market
     finally:
         await context.release()
     if found is None:
-        context.container.events.unsubscribe(feed)
+        context.services.events.unsubscribe(feed)
         raise NotFound(NO_MARKET)
     return deliver(context, feed)
 
@@ -59,25 +59,27 @@ async def market_events(
     info: Info, status: MarketStatusEnum | None = None
 ) -> AsyncGenerator[MarketType, None]:
     """Every market created or changed (deletions are not sent), when its current status is `status`."""
-    context: SocketContext = info.context
+    context: SubscriptionContext = info.context
     feed = await follow(context, created_or_changed)
     return deliver(context, feed, keep=lambda market: status is None or market.status == status)
 
 
-async def follow(context: SocketContext, wants: Callable[[Change], bool], *, market_id: int | None = None) -> Feed:
+async def follow(
+    context: SubscriptionContext, wants: Callable[[Change], bool], *, market_id: int | None = None
+) -> Feed:
     """A subscribed feed of the changes wanted, the operation's until it ends; on overflow the socket is dropped."""
-    capacity = context.container.settings.subscription_queue_size
+    capacity = context.services.subscription_queue_size
     reason = f"Subscriber too slow: more than {capacity} markets pending"
     feed = Feed(
         wants, capacity=capacity, market_id=market_id,
         on_overflow=lambda: context.drop(CLOSE_TRY_AGAIN_LATER, reason, "slow_consumer"),
     )
     context.feeds.append(feed)
-    await context.container.events.subscribe(feed)
+    await context.services.events.subscribe(feed)
     return feed
 
 
-async def current(context: SocketContext, market_id: int) -> Market | None:
+async def current(context: SubscriptionContext, market_id: int) -> Market | None:
     """The market as it is now, through a new scope's loaders (the caller releases the scope), for the
     viewer as they are now (their role re-read, at most every WS_VIEWER_RECHECK_SECONDS)."""
     context.open_scope()
@@ -92,7 +94,7 @@ async def current(context: SocketContext, market_id: int) -> Market | None:
 
 
 async def deliver(
-    context: SocketContext, feed: Feed, *, keep: Callable[[Market], bool] = lambda market: True
+    context: SubscriptionContext, feed: Feed, *, keep: Callable[[Market], bool] = lambda market: True
 ) -> AsyncGenerator[MarketType, None]:
     """Each market the feed names, as it is now and if `keep`s it; ends when the feed does or the market goes."""
     try:
@@ -102,7 +104,7 @@ async def deliver(
                 yield MarketType.from_entity(market)
             await context.release()
     finally:
-        context.container.events.unsubscribe(feed)
+        context.services.events.unsubscribe(feed)
         await context.release()
 
 

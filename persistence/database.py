@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -278,3 +278,9 @@ class Session:
             self.losses += 1
         self._pending = False
         await discard(connection)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """`SELECT 1` on a connection of its own: whether the database answers (start-up, /readyz)."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Vendors GraphiQL's browser build, with React and the explorer plugin, from the npm registry into
-# graph/static/graphiql/, so that the explorer at GET /graphql works on a network with no internet.
+# markets/transport/static/graphiql/, so that the explorer at GET /graphql works on a network with no internet.
 #
-#   scripts/vendor_graphiql.sh          # (re)write graph/static/graphiql/ from the registry
+#   scripts/vendor_graphiql.sh          # (re)write markets/transport/static/graphiql/ from the registry
 #   scripts/vendor_graphiql.sh --check  # download again and fail if the committed files differ
 #
 # Reproducible: every version is pinned; npm checks each tarball against the registry's integrity
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 GRAPHIQL=3.8.3        # the last GraphiQL with a UMD build (4.x and later ship ES modules only)
 REACT=18.2.0          # the React GraphiQL 3.8 was built against (19 has no UMD build)
 EXPLORER=1.0.2        # @graphiql/plugin-explorer for GraphiQL 3
-DEST=graph/static/graphiql
+DEST=markets/transport/static/graphiql
 LICENCES=scripts/graphiql-licences
 
 # package@version | file in the package | name served | sha384 of the file

@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.entities import TransactionKind, User
 from domain.roles import Role
 from domain.services.ledger import credit, grant_starting_balance
-from graph import background, ids
-from graph.app import create_app
-from graph.background import make_jobs
-from graph.bootstrap import Container, bootstrap, make_market_cache
-from graph.passwords import Argon2Hasher
-from graph.settings import Settings
+from graph import ids
+from markets import background
+from markets.application import Application
+from markets.asgi import create_app
+from markets.bootstrap import bootstrap
+from markets.passwords import Argon2Hasher
+from markets.settings import Settings
 from persistence.migrate import upgrade
 from persistence.unit_of_work import SqlUnitOfWork
 from tests.redis_server import redis_server  # noqa: F401 - a fixture for every test module
@@ -101,15 +103,25 @@ def test_settings(url: str, **overrides: Any) -> Settings:
 test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
+@dataclass
+class ShiftedClock:
+    """The suite's clock: UTC now, moved by `offset` (a test dates writes in the past by setting it)."""
+
+    offset: timedelta = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 @pytest.fixture(scope="session")
-async def container(test_database_url: str) -> AsyncIterator[Container]:
-    built = bootstrap(test_settings(test_database_url), hasher=Argon2Hasher(FAST_HASHER))
+async def container(test_database_url: str) -> AsyncIterator[Application]:
+    built = bootstrap(test_settings(test_database_url), hasher=Argon2Hasher(FAST_HASHER), clock=ShiftedClock())
     yield built
     await built.close()
 
 
 @pytest.fixture(scope="session")
-def statement_log(container: Container) -> StatementLog:
+def statement_log(container: Application) -> StatementLog:
     return StatementLog.attach(container.engine)
 
 
@@ -118,14 +130,15 @@ TABLES = ("idempotency_keys", "transactions", "price_points", "positions", "mark
 
 
 @pytest.fixture(autouse=True)
-async def clean_database(container: Container) -> None:
+async def clean_database(container: Application) -> None:
     """Empty tables, and a cache, vector index and job queue that remember nothing (ids restart,
     so old entries would lie)."""
     if container.redis is not None:
         await container.redis.flushdb()
-    container.market_cache = make_market_cache(container.settings, container.redis)
+    if container.market_cache is not None:
+        await container.market_cache.clear()
     container.search.index.reset()
-    container.jobs = make_jobs(container.settings, container.redis)
+    await container.jobs.clear()
     engine: AsyncEngine = container.engine
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
@@ -138,8 +151,8 @@ async def clean_database(container: Container) -> None:
 
 
 @pytest.fixture(scope="session")
-def app(container: Container) -> Any:
-    return create_app(container=container)
+def app(container: Application) -> Any:
+    return create_app(application=container)
 
 
 @dataclass
@@ -147,7 +160,7 @@ class Api:
     """A client of the API over ASGI, speaking GraphQL."""
 
     http: httpx.AsyncClient
-    container: Container
+    container: Application
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None,
                    headers: dict[str, str] | None = None) -> httpx.Response:
@@ -215,7 +228,7 @@ class Member:
 
 
 @pytest.fixture
-async def api(app: Any, container: Container) -> AsyncIterator[Api]:
+async def api(app: Any, container: Application) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield Api(http=http, container=container)

@@ -9,7 +9,7 @@ from domain.entities import Market, MarketStatus, Outcome, Position, User
 from domain.ports import MarketChanges
 from domain.roles import Role
 from graph import ids
-from graph.bootstrap import Container
+from markets.application import Application
 from persistence.unit_of_work import SqlUnitOfWork
 from tests.conftest import FAST_HASHER
 
@@ -35,7 +35,7 @@ def position_id(position: Position | int) -> str:
 
 
 async def insert_user(
-    container: Container, *, email: str, now: datetime = BASE, role: Role = Role.USER, name: str = "Stored User"
+    container: Application, *, email: str, now: datetime = BASE, role: Role = Role.USER, name: str = "Stored User"
 ) -> User:
     async with SqlUnitOfWork.standalone(container.engine) as uow:
         user = await uow.users.add(email=email, name=name, password_hash=PASSWORD_HASH, role=role, now=now)
@@ -44,7 +44,7 @@ async def insert_user(
 
 
 async def insert_market(
-    container: Container,
+    container: Application,
     creator: User,
     *,
     name: str = "A stored market",
@@ -72,7 +72,7 @@ async def insert_market(
 
 
 async def insert_position(
-    container: Container, market: Market, holder: User, *, amount: str = "1", now: datetime = BASE,
+    container: Application, market: Market, holder: User, *, amount: str = "1", now: datetime = BASE,
     outcome: Outcome = Outcome.YES,
 ) -> Position:
     async with SqlUnitOfWork.standalone(container.engine) as uow:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from search.embedders import EXTRA_HINT, semantic_installed
+from markets.search.embedders import EXTRA_HINT, semantic_installed
 
 
 def require_model() -> None:

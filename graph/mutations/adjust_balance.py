@@ -9,13 +9,13 @@ from strawberry.types import Info
 
 from domain.services import ledger
 from graph import ids
-from graph.types.users import UserType
+from graph.types.objects import UserType
 
 
 async def adjust_balance(info: Info, user_id: strawberry.ID, amount: Decimal, note: str) -> UserType:
     context = info.context
     user = await ledger.adjust_balance(
-        uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+        uow=context.unit_of_work(), clock=context.services.clock, viewer=context.viewer,
         user_id=ids.decode(user_id, "User"), amount=amount, note=note,
     )
     context.loaders.remember(user)

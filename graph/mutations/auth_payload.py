@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.entities import User
-from graph.types.users import UserType
+from graph.types.objects import UserType
 
 
 @strawberry.type
@@ -16,6 +16,6 @@ class AuthPayload:
 
 
 def auth_payload(info: Info, user: User) -> AuthPayload:
-    container = info.context.container
-    token = container.tokens.issue(user, now=container.clock())
+    services = info.context.services
+    token = services.tokens.issue(user, now=services.clock())
     return AuthPayload(token=token, user=UserType.from_entity(user, is_viewer=True))

@@ -12,7 +12,7 @@ from graph import ids
 async def delete_market(info: Info, id: strawberry.ID) -> strawberry.ID:
     context = info.context
     pk = await markets.delete_market(
-        uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+        uow=context.unit_of_work(), clock=context.services.clock, viewer=context.viewer,
         market_id=ids.decode(id, "Market"),
     )
     context.loaders.market.clear(pk)

@@ -10,8 +10,8 @@ from graph.mutations.auth_payload import AuthPayload, auth_payload
 
 
 async def login(info: Info, email: str, password: str) -> AuthPayload:
-    container = info.context.container
+    services = info.context.services
     validation.email_length(email)  # before it becomes a rate-limit key
-    await container.rate_limiter.check_auth(address=info.context.client_address, email=email)
-    user = await users.login(uow=info.context.unit_of_work(), hasher=container.hasher, email=email, password=password)
+    await services.rate_limiter.check_auth(address=info.context.client_address, email=email)
+    user = await users.login(uow=info.context.unit_of_work(), hasher=services.hasher, email=email, password=password)
     return auth_payload(info, user)

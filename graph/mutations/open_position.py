@@ -9,7 +9,7 @@ from domain.services.positions import Purchase
 from graph import ids
 from graph.argument_paths import OPEN_POSITION, argument_paths
 from graph.types.inputs import OpenPositionInput
-from graph.types.positions import PositionType
+from graph.types.objects import PositionType
 
 
 async def open_position(info: Info, input: OpenPositionInput) -> PositionType:
@@ -20,7 +20,7 @@ async def open_position(info: Info, input: OpenPositionInput) -> PositionType:
     )
     with argument_paths(OPEN_POSITION):
         position = await positions.open_position(
-            uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer, purchase=purchase
+            uow=context.unit_of_work(), clock=context.services.clock, viewer=context.viewer, purchase=purchase
         )
     context.loaders.market.clear(position.market_id)
     context.loaders.remember(position)

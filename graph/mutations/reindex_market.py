@@ -12,7 +12,7 @@ from graph import ids
 async def reindex_market(info: Info, id: strawberry.ID) -> bool:
     context = info.context
     await search.request_reindex(
-        uow=context.unit_of_work(), jobs=context.container.jobs, viewer=context.viewer,
+        uow=context.unit_of_work(), jobs=context.services.jobs, viewer=context.viewer,
         market_id=ids.decode(id, "Market"),
     )
     return True

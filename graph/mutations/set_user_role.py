@@ -8,7 +8,7 @@ from strawberry.types import Info
 from domain.roles import Role
 from domain.services import users
 from graph import ids
-from graph.types.users import UserType
+from graph.types.objects import UserType
 
 
 async def set_user_role(info: Info, user_id: strawberry.ID, role: Role) -> UserType:

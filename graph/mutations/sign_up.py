@@ -10,11 +10,11 @@ from graph.mutations.auth_payload import AuthPayload, auth_payload
 
 
 async def sign_up(info: Info, email: str, name: str, password: str) -> AuthPayload:
-    container = info.context.container
+    services = info.context.services
     validation.email_length(email)  # before it becomes a rate-limit key
-    await container.rate_limiter.check_auth(address=info.context.client_address, email=email)
+    await services.rate_limiter.check_auth(address=info.context.client_address, email=email)
     user = await users.sign_up(
-        uow=info.context.unit_of_work(), hasher=container.hasher, clock=container.clock,
-        economy=container.settings.economy, email=email, name=name, password=password,
+        uow=info.context.unit_of_work(), hasher=services.hasher, clock=services.clock,
+        economy=services.economy, email=email, name=name, password=password,
     )
     return auth_payload(info, user)

@@ -13,7 +13,7 @@ from domain.services.markets import MarketEdit
 from graph import ids
 from graph.argument_paths import UPDATE_MARKET, argument_paths
 from graph.types.inputs import UpdateMarketInput
-from graph.types.markets import MarketType
+from graph.types.objects import MarketType
 
 T = TypeVar("T")
 
@@ -31,7 +31,7 @@ async def update_market(info: Info, id: strawberry.ID, input: UpdateMarketInput)
     )
     with argument_paths(UPDATE_MARKET):
         market = await markets.update_market(
-            uow=context.unit_of_work(), clock=context.container.clock, viewer=context.viewer,
+            uow=context.unit_of_work(), clock=context.services.clock, viewer=context.viewer,
             market_id=ids.decode(id, "Market"), edit=edit,
         )
     context.loaders.remember(market)

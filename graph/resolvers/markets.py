@@ -18,8 +18,7 @@ from graph import ids
 from graph.prefetch import edge_nodes, prefetch_markets
 from graph.types.connections import Connection, connection
 from graph.types.inputs import MarketFilterInput, MarketOrderInput
-from graph.types.markets import MarketType
-from graph.types.node import load_node
+from graph.types.objects import MarketType, load_node
 from graph.types.paging import relay_request
 from graph.types.search import MarketSearchHit
 
@@ -58,10 +57,10 @@ async def markets(
     where = domain_filter(filter)
     scope = cursor_scope(where, order)
     request = relay_request(info, scope=scope, first=first, after=after, last=last, before=before)
-    reads = info.context.repositories
+    reads = info.context.scope
     page = await views.markets_page(reads=reads, filter=where, order=order, request=request)
     found = connection(
-        page, node=MarketType.from_entity, cursors=info.context.container.cursors, scope=scope,
+        page, node=MarketType.from_entity, cursors=info.context.services.cursors, scope=scope,
         count=lambda: views.markets_count(reads=reads, filter=where),
     )
     rows = edge_nodes(info._raw_info, info._raw_info.field_nodes)
@@ -81,9 +80,9 @@ async def search_markets(
     info: Info, query: str, first: int | None = 10, status: MarketStatus | None = None
 ) -> list[MarketSearchHit]:
     limit = page_size(first if first is not None else 10, field_name="first")
-    found = info.context.container.search
+    services = info.context.services
     hits = await search.search_markets(
-        embedder=found.queries, index=found.index, markets=info.context.repositories.markets, text=query,
+        embedder=services.query_embedder, index=services.index, markets=info.context.scope.markets, text=query,
         status=status, limit=limit,
     )
     return [MarketSearchHit(market=MarketType.from_entity(m), score=score) for m, score in hits]

@@ -16,7 +16,7 @@ from graph.types.economy import QuoteType
 async def quote(info: Info, market_id: strawberry.ID, outcome: Outcome, amount: Decimal) -> QuoteType:
     context = info.context
     priced = await quotes.quote(
-        markets=context.repositories.markets, clock=context.container.clock,
+        markets=context.scope.markets, clock=context.services.clock,
         market_id=ids.decode(market_id, "Market"), outcome=outcome, amount=amount,
     )
     return QuoteType.from_quote(priced)

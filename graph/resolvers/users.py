@@ -11,9 +11,9 @@ from strawberry.types import Info
 from domain import validation, views
 from domain.roles import Role
 from graph.types.connections import Connection, connection
-from graph.types.node import Node, load_node
+from graph.types.node import Node
+from graph.types.objects import UserType, load_node
 from graph.types.paging import relay_request
-from graph.types.users import UserType
 
 
 async def me(info: Info) -> UserType | None:
@@ -31,10 +31,10 @@ async def users(
 ) -> Connection[UserType]:
     scope = json.dumps(["users", role.value if role else None])
     request = relay_request(info, scope=scope, first=first, after=after)
-    reads, viewer = info.context.repositories, info.context.viewer
+    reads, viewer = info.context.scope, info.context.viewer
     page = await views.users_page(reads=reads, viewer=viewer, role=role, request=request)
     return connection(
-        page, node=UserType.from_entity, cursors=info.context.container.cursors, scope=scope,
+        page, node=UserType.from_entity, cursors=info.context.services.cursors, scope=scope,
         count=lambda: views.users_count(reads=reads, viewer=viewer, role=role),
     )
 

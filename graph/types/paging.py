@@ -21,7 +21,7 @@ def relay_request(
     before: str | None = None,
 ) -> PageRequest:
     """A PageRequest from Relay arguments, cursors checked against `scope`."""
-    cursors = info.context.container.cursors
+    cursors = info.context.services.cursors
     return page_request(
         first=first, last=last,
         cursor_after=cursors.decode(after, scope, argument="after"),
@@ -38,7 +38,7 @@ async def child_connections(
     loaded = await pages.load_many([(parent_id, request) for parent_id in parent_ids])
     return [
         connection(
-            page, node=node, cursors=info.context.container.cursors, scope=scope,
+            page, node=node, cursors=info.context.services.cursors, scope=scope,
             count=partial(counts.load, parent_id),
         )
         for parent_id, page in zip(parent_ids, loaded, strict=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.types.markets import MarketType
+from graph.types.objects import MarketType
 
 
 @strawberry.type

@@ -1,0 +1,94 @@
+"""How `markets serve` runs uvicorn: who decides the client's address, and how long a client may dawdle.
+
+uvicorn times out idle keep-alive connections only: a client that opens a connection and sends
+its request line and headers a byte at a time is never cut off, nor one that trickles a body
+(the body's bound is markets.transport.middleware.body_timeout). The protocol below bounds the time
+from the connection opening (or the previous response ending) to the end of the request's headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from domain.errors import ErrorCode
+from graph.errors import error_body
+from markets.settings import Settings
+from markets.transport.json_codec import dumps
+
+HEADER_TIMEOUT_MESSAGE = "The request's headers took too long to arrive"
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn.run's options that the settings decide.
+
+    proxy_headers=False: uvicorn would otherwise rewrite the client's address from
+    X-Forwarded-For for every loopback peer (its FORWARDED_ALLOW_IPS default) before the app
+    sees it, and a local proxy, sidecar or tunnel would let any caller choose its own rate-limit
+    key. TRUSTED_PROXIES alone decides (markets.stores.rate_limits.client_address).
+    """
+    return {
+        "proxy_headers": False,
+        "http": "markets.serving:TimedHttpToolsProtocol",
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+    }
+
+
+@functools.cache
+def header_timeout_seconds() -> float:
+    """REQUEST_HEADER_TIMEOUT_SECONDS, read once per process (uvicorn builds the protocol, not us)."""
+    return Settings().request_header_timeout_seconds
+
+
+def timeout_response(message: str) -> bytes:
+    """A raw HTTP 408 in the GraphQL error shape, which closes the connection."""
+    body = dumps({"errors": [error_body(message, ErrorCode.BAD_REQUEST)]})
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class TimedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with a deadline for each request's headers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's own signature
+        super().connection_made(transport)
+        self.await_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stop_waiting()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        # The next request on a kept-alive connection: its deadline runs from its first byte (the
+        # idle time before it is uvicorn's keep-alive timeout). The first one's runs from the connection.
+        super().on_message_begin()
+        if self.header_deadline is None:
+            self.await_headers()
+
+    def on_headers_complete(self) -> None:
+        self.stop_waiting()
+        super().on_headers_complete()
+
+    def await_headers(self) -> None:
+        self.header_deadline = self.loop.call_later(header_timeout_seconds(), self.headers_too_slow)
+
+    def stop_waiting(self) -> None:
+        if self.header_deadline is not None:
+            self.header_deadline.cancel()
+            self.header_deadline = None
+
+    def headers_too_slow(self) -> None:
+        self.header_deadline = None
+        if not self.transport.is_closing():
+            self.transport.write(timeout_response(HEADER_TIMEOUT_MESSAGE))
+            self.transport.close()
