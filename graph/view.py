@@ -19,6 +19,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from domain.entities import User
+from graph.admission import admit_request, known, token_subject
 from graph.auth import InvalidToken
 from graph.bootstrap import Container
 from graph.context import Context
@@ -29,10 +30,10 @@ from graph.http import error_response
 from graph.inputs import request_refusal
 from graph.json import dumps, loads
 from graph.loaders import Loaders
-from graph.logs import conceal
-from graph.observe import record_errors, record_operation, record_viewer
+from graph.observe import record_errors, record_operation
 from graph.persisted import PersistedQueries
-from graph.ratelimit import RateLimited, client_address
+from graph.plan.reads import CompiledReads
+from graph.ratelimit import RateLimited
 from graph.schema import Schema
 from graph.socket_limits import SocketCounts
 from graph.websocket import SocketContext, SocketHandler, admit, authenticate, socket_context
@@ -59,6 +60,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.container = container
         self.persisted = PersistedQueries.for_container(container)
+        self.reads = CompiledReads(container=container, schema=schema, persisted_only=self.persisted.only)
         self.sockets = SocketCounts()
 
     def decode_json(self, data: str | bytes) -> object:
@@ -84,18 +86,10 @@ class GraphQLView(GraphQL[Context, None]):
             loaders=Loaders(repositories),
         )
         request.state.context = context
-        context.client_address = client_address(request, self.container.trusted_proxies)
-        authorization = request.headers.get("authorization")
-        conceal(authorization)
-        conceal(authorization.strip().partition(" ")[2].strip() if authorization else None)
-        pk, invalid = self.token_subject(authorization)
-        # Counted before the database is asked anything; bad tokens count against the address.
-        context.rate_key = f"user:{pk}" if pk else f"address:{context.client_address}"
-        await self.container.rate_limiter.check_viewer(context.rate_key)
-        if invalid is not None:
-            raise invalid
-        context.viewer = await self.viewer(pk, context)
-        record_viewer(context.viewer)
+        admission = await admit_request(request, self.container, lambda pk: self.viewer(pk, context))
+        context.client_address, context.rate_key, context.viewer = (
+            admission.client_address, admission.rate_key, admission.viewer
+        )
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
@@ -109,12 +103,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     def token_subject(self, authorization: str | None) -> tuple[int | None, InvalidToken | None]:
         """The user pk a bearer token names, or the reason it is refused (neither without a header)."""
-        if authorization is None:
-            return None, None
-        try:
-            return self.container.tokens.user_id(authorization), None
-        except InvalidToken as error:
-            return None, error
+        return token_subject(self.container.tokens, authorization)
 
     @staticmethod
     async def viewer(pk: int | None, context: Context) -> User | None:
@@ -123,10 +112,7 @@ class GraphQLView(GraphQL[Context, None]):
             return None
         # Not through the user loader: a cached viewer would resolve a tick before its batch-mates
         # and split their batches in two.
-        user = (await context.repositories.users.get_many([pk])).get(pk)
-        if user is None:
-            raise InvalidToken("The token's user no longer exists")
-        return user
+        return known((await context.repositories.users.get_many([pk])).get(pk))
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """Only for a browser (`Accept: text/html`, as the contract says), never for a persisted-query
@@ -185,7 +171,7 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope, receive=receive)
         try:
-            response = await self.run(request)
+            response = await self.reads.respond(request, self.run)
         except HTTPException as error:
             response = self.http_error(error)
         except RateLimited as error:

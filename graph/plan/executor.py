@@ -1,0 +1,281 @@
+"""Running a plan: one batched read per level, then the response dicts built straight from the rows.
+
+Arguments are read first, all of them, before any statement: a request that would answer with an
+error (a bad cursor, a bad `first`) raises Decline and is answered by graphql-core instead. Users
+read once are kept for the rest of the request, as the user dataloader keeps them, so a plan runs
+no more statements than graphql-core's path does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql.execution.values import VariableValues, get_argument_values
+
+from domain.entities import User
+from domain.errors import DomainError
+from domain.pagination import MarketFilter, MarketOrder, Page, PageRequest, page_request
+from domain.views import ReadViews, Row
+from graph import ids
+from graph.cursors import CursorCodec
+from graph.plan.fields import OWNER_COLUMNS
+from graph.plan.nodes import (
+    Arguments,
+    ConnectionPlan,
+    Constant,
+    EdgeCursor,
+    EdgeNode,
+    EdgesPlan,
+    MarketLookup,
+    ObjectPlan,
+    PageFlag,
+    PageInfoPlan,
+    Plan,
+    Reference,
+    Scalar,
+    TotalCount,
+)
+from graph.plan.rules import visible
+from graph.resolvers.markets import cursor_scope, domain_filter
+from graph.types.inputs import MarketFilterInput, MarketOrderInput
+
+
+class Decline(Exception):
+    """This request's answer would not be plain data: graphql-core answers it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RootPage:
+    """The root `markets` field's filter, order and page, read from its arguments."""
+
+    filter: MarketFilter
+    order: MarketOrder
+    request: PageRequest
+    scope: str
+
+
+@dataclass
+class Run:
+    """One request's execution of a plan."""
+
+    plan: Plan
+    views: ReadViews
+    viewer: User | None
+    cursors: CursorCodec
+    variables: VariableValues
+    requests: dict[int, PageRequest | RootPage] = field(default_factory=dict)
+    users: dict[int, Row | None] = field(default_factory=dict)
+
+    def arguments(self, arguments: Arguments) -> dict[str, Any]:
+        try:
+            return get_argument_values(arguments.definition, arguments.node, self.variables)
+        except Exception as error:
+            raise Decline(str(error)) from error
+
+
+async def execute(run: Run) -> dict[str, object]:
+    """The operation's `data`, or Decline."""
+    lookups: dict[int, int | None] = {}
+    for root in run.plan.roots:
+        if isinstance(root, ConnectionPlan):
+            run.requests[id(root)] = root_page(run, root)
+        elif isinstance(root, MarketLookup):
+            lookups[id(root)] = ids.decode(str(run.arguments(root.arguments)["id"]), "Market")
+        if not isinstance(root, Constant):
+            prepare(run, root.plan if isinstance(root, MarketLookup) else root)
+    data: dict[str, object] = {}
+    for root in run.plan.roots:
+        if isinstance(root, Constant):
+            data[root.key] = root.value
+        elif isinstance(root, MarketLookup):
+            data[root.key] = await market_lookup(run, root, lookups[id(root)])
+        else:
+            data[root.key] = await root_connection(run, root)
+    return data
+
+
+def root_page(run: Run, root: ConnectionPlan) -> RootPage:
+    """The markets resolver's reading of its arguments (graph.resolvers.markets), errors declined."""
+    given = run.arguments(root.arguments)
+    where, order_by = given.get("filter"), given.get("orderBy")
+    try:
+        filter = domain_filter(None if where is None else MarketFilterInput(
+            status=where.get("status"), creator_id=where.get("creatorId"), name_contains=where.get("nameContains"),
+            ends_before=where.get("endsBefore"), ends_after=where.get("endsAfter"),
+        ))
+        order = MarketOrder() if order_by is None else MarketOrder(**MarketOrderInput(
+            field=order_by["field"], direction=order_by["direction"]
+        ).__dict__)
+        scope = cursor_scope(filter, order)
+        request = page_request(
+            first=given.get("first"), last=given.get("last"),
+            cursor_after=run.cursors.decode(given.get("after"), scope, argument="after"),
+            cursor_before=run.cursors.decode(given.get("before"), scope, argument="before"),
+        )
+    except DomainError as error:
+        raise Decline(str(error)) from error
+    return RootPage(filter, order, request, scope)
+
+
+def prepare(run: Run, plan: ObjectPlan | ConnectionPlan) -> None:
+    """Read every child connection's page request now, before any statement."""
+    if isinstance(plan, ConnectionPlan):
+        for part in plan.parts:
+            if isinstance(part, EdgesPlan):
+                for edge_part in part.parts:
+                    if isinstance(edge_part, EdgeNode):
+                        prepare(run, edge_part.plan)
+        return
+    for selection in plan.selections:
+        if isinstance(selection, Reference):
+            prepare(run, selection.target)
+        elif isinstance(selection, ConnectionPlan):
+            given = run.arguments(selection.arguments)
+            try:
+                run.requests[id(selection)] = page_request(
+                    first=given.get("first"), last=None,
+                    cursor_after=run.cursors.decode(given.get("after"), selection.scope, argument="after"),
+                )
+            except DomainError as error:
+                raise Decline(str(error)) from error
+            prepare(run, selection)
+
+
+async def market_lookup(run: Run, root: MarketLookup, pk: int | None) -> dict[str, object] | None:
+    if pk is None:
+        return None
+    found = await run.views.markets_by_ids([pk], run.plan.columns_of("Market"))
+    row = found.get(pk)
+    if row is None:
+        return None
+    return (await objects(run, root.plan, [row]))[0]
+
+
+async def root_connection(run: Run, root: ConnectionPlan) -> dict[str, object]:
+    page_of = run.requests[id(root)]
+    assert isinstance(page_of, RootPage)
+    page = await run.views.market_page(
+        columns=run.plan.columns_of("Market"), filter=page_of.filter, order=page_of.order, request=page_of.request
+    )
+    count = await run.views.market_count(filter=page_of.filter) if root.counted else 0
+    nodes = await node_values(run, root, page.items)
+    return connection_value(run, root, page, nodes, 0, count, page_of.scope)
+
+
+async def child_connections(run: Run, connection: ConnectionPlan, parents: Sequence[Row]) -> list[object]:
+    request = run.requests[id(connection)]
+    assert isinstance(request, PageRequest)
+    parent_ids = [row["id"] for row in parents]
+    pages = await run.views.position_pages_by_market(parent_ids, run.plan.columns_of(connection.node_type), request)
+    counts = await run.views.position_counts_by_market(parent_ids) if connection.counted else {}
+    ordered = [pages.get(pid) or Page() for pid in parent_ids]
+    nodes = await node_values(run, connection, [item for page in ordered for item in page.items])
+    built: list[object] = []
+    offset = 0
+    for pid, page in zip(parent_ids, ordered, strict=True):
+        built.append(connection_value(run, connection, page, nodes, offset, counts.get(pid, 0), connection.scope))
+        offset += len(page.items)
+    return built
+
+
+async def node_values(run: Run, connection: ConnectionPlan, rows: Sequence[Row]) -> dict[int, list[dict[str, object]]]:
+    """Each `node` selection's objects for `rows`, by the selection's identity."""
+    built: dict[int, list[dict[str, object]]] = {}
+    for part in connection.parts:
+        if isinstance(part, EdgesPlan):
+            for edge_part in part.parts:
+                if isinstance(edge_part, EdgeNode):
+                    built[id(edge_part)] = await objects(run, edge_part.plan, rows)
+    return built
+
+
+def connection_value(
+    run: Run, connection: ConnectionPlan, page: Page[Row], nodes: dict[int, list[dict[str, object]]], offset: int,
+    count: int, scope: str,
+) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for part in connection.parts:
+        if isinstance(part, Constant):
+            value[part.key] = part.value
+        elif isinstance(part, TotalCount):
+            value[part.key] = count
+        elif isinstance(part, PageInfoPlan):
+            value[part.key] = page_info(run, part, page, scope)
+        else:
+            value[part.key] = edges(run, part, page, nodes, offset, scope)
+    return value
+
+
+def edges(
+    run: Run, plan: EdgesPlan, page: Page[Row], nodes: dict[int, list[dict[str, object]]], offset: int, scope: str
+) -> list[dict[str, object]]:
+    built = []
+    for index, key in enumerate(page.keys):
+        edge: dict[str, object] = {}
+        for part in plan.parts:
+            if isinstance(part, Constant):
+                edge[part.key] = part.value
+            elif isinstance(part, EdgeCursor):
+                edge[part.key] = run.cursors.encode(scope, key)
+            else:
+                edge[part.key] = nodes[id(part)][offset + index]
+        built.append(edge)
+    return built
+
+
+def page_info(run: Run, plan: PageInfoPlan, page: Page[Row], scope: str) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for part in plan.parts:
+        if isinstance(part, Constant):
+            value[part.key] = part.value
+        elif isinstance(part, PageFlag):
+            value[part.key] = page.has_next if part.next else page.has_previous
+        else:
+            keys = page.keys
+            value[part.key] = run.cursors.encode(scope, keys[-1 if part.last else 0]) if keys else None
+    return value
+
+
+async def objects(run: Run, plan: ObjectPlan, rows: Sequence[Row]) -> list[dict[str, object]]:
+    """The selection's dict for each row; child reads first, one statement per child selection."""
+    children: dict[int, list[object]] = {}
+    for selection in plan.selections:
+        if isinstance(selection, Reference):
+            children[id(selection)] = await references(run, plan, selection, rows)
+        elif isinstance(selection, ConnectionPlan):
+            children[id(selection)] = await child_connections(run, selection, rows)
+    viewer, owner = run.viewer, OWNER_COLUMNS.get(plan.type_name, "id")
+    built = []
+    for index, row in enumerate(rows):
+        shown = {gate: visible(viewer, row[owner], gate) for gate in plan.gates}
+        value: dict[str, object] = {}
+        for selection in plan.selections:
+            if isinstance(selection, Scalar):
+                gate = selection.gate
+                value[selection.key] = selection.read(row) if gate is None or shown[gate] else None
+            elif isinstance(selection, Constant):
+                value[selection.key] = selection.value
+            else:
+                value[selection.key] = children[id(selection)][index]
+        built.append(value)
+    return built
+
+
+async def references(run: Run, parent: ObjectPlan, reference: Reference, rows: Sequence[Row]) -> list[object]:
+    """The referenced users, read once per request; null where the gate hides them (never read)."""
+    owner = OWNER_COLUMNS.get(parent.type_name, "id")
+    wanted = [
+        row[reference.column] if visible(run.viewer, row[owner], reference.gate) else None for row in rows
+    ]
+    missing = sorted({pk for pk in wanted if pk is not None and pk not in run.users})
+    if missing:
+        found = await run.views.users_by_ids(missing, run.plan.columns_of("User"))
+        run.users.update({pk: found.get(pk) for pk in missing})
+    targets = [run.users[pk] if pk is not None else None for pk in wanted]
+    if any(target is None and pk is not None for target, pk in zip(targets, wanted, strict=True)):
+        raise Decline("a referenced user is gone")  # graphql-core reports it
+    present = [target for target in targets if target is not None]
+    built = iter(await objects(run, reference.target, present))
+    return [next(built) if target is not None else None for target in targets]

@@ -1,0 +1,94 @@
+"""What the planner knows of each object type's scalar fields: the columns they read, and how a
+value is written, by the very functions the strawberry scalars and types use (graph.scalars,
+graph.ids), so both paths spell every value alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from domain.entities import pool_probability
+from domain.views import Row
+from graph import ids
+from graph.scalars import serialize_datetime, serialize_decimal
+
+Read = Callable[[Row], object]
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarSpec:
+    """A scalar field: the columns it needs and how one row gives its value."""
+
+    columns: tuple[str, ...]
+    read: Read
+
+
+def global_id(type_name: str) -> ScalarSpec:
+    return ScalarSpec(("id",), lambda row: ids.encode(type_name, row["id"]))
+
+
+def plain(column: str) -> ScalarSpec:
+    """Strings, and enums whose stored value is their GraphQL name (the domain enums' values are)."""
+    return ScalarSpec((column,), lambda row: row[column])
+
+
+def decimal(column: str) -> ScalarSpec:
+    return ScalarSpec((column,), lambda row: serialize_decimal(row[column]))
+
+
+def optional_decimal(column: str) -> ScalarSpec:
+    return ScalarSpec((column,), lambda row: optional(row[column], serialize_decimal))
+
+
+def instant(column: str) -> ScalarSpec:
+    return ScalarSpec((column,), lambda row: serialize_datetime(row[column]))
+
+
+def optional_instant(column: str) -> ScalarSpec:
+    return ScalarSpec((column,), lambda row: optional(row[column], serialize_datetime))
+
+
+def optional(value: Any, write: Callable[[Any], object]) -> object:
+    return None if value is None else write(value)
+
+
+def probability(row: Row) -> float:
+    yes: Decimal = row["yes_pool"]
+    no: Decimal = row["no_pool"]
+    return pool_probability(yes, no)
+
+
+# Per GraphQL type: its table, the column naming the owner its gated fields are shown to
+# (graph.permissions.IsOwnerOr reads `owner_id`, which these types fill from that column), and its scalars.
+TABLES = {"Market": "markets", "User": "users", "Position": "positions"}
+OWNER_COLUMNS = {"User": "id", "Position": "user_id"}
+SCALARS: dict[str, dict[str, ScalarSpec]] = {
+    "Market": {
+        "id": global_id("Market"), "name": plain("name"), "description": plain("description"),
+        "status": plain("status"), "volume": decimal("volume"), "endDate": optional_instant("end_date"),
+        "resolvedOutcome": plain("resolved_outcome"), "createdAt": instant("created_at"),
+        "updatedAt": instant("updated_at"), "probability": ScalarSpec(("yes_pool", "no_pool"), probability),
+        "yesPool": decimal("yes_pool"), "noPool": decimal("no_pool"),
+    },
+    "User": {
+        "id": global_id("User"), "name": plain("name"), "role": plain("role"), "createdAt": instant("created_at"),
+        "email": plain("email"), "balance": decimal("balance"),
+    },
+    "Position": {
+        "id": global_id("Position"), "outcome": plain("outcome"), "amount": decimal("amount"),
+        "createdAt": instant("created_at"), "shares": decimal("shares"), "proceeds": optional_decimal("proceeds"),
+        "soldAt": optional_instant("sold_at"), "payout": optional_decimal("payout"),
+    },
+}
+# Object fields reached through a foreign key column of the parent row: (target type, column).
+REFERENCES: dict[str, dict[str, tuple[str, str]]] = {
+    "Market": {"creator": ("User", "creator_id")},
+    "Position": {"user": ("User", "user_id")},
+}
+# Connection fields: the child type, the column of the child naming its parent, the cursor scope.
+CONNECTIONS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "Market": {"positions": ("Position", "market_id", "market.positions")},
+}
+

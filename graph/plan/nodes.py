@@ -1,0 +1,149 @@
+"""A plan's parts: plain frozen records, built once per document by graph.plan.compiler and read by
+graph.plan.executor. Each object selection lists its response keys in graphql-core's order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphql import FieldNode, GraphQLField, OperationDefinitionNode
+
+from domain.roles import Permission
+from graph.plan.fields import Read
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A value known when compiling: `__typename`."""
+
+    key: str
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    """A column's value, written as the schema's scalar writes it; null unless `gate` shows it."""
+
+    key: str
+    read: Read
+    gate: Permission | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """An object named by a foreign key column of the row (Market.creator, Position.user)."""
+
+    key: str
+    column: str
+    target: ObjectPlan
+    gate: Permission | None
+
+
+@dataclass(frozen=True, slots=True)
+class Arguments:
+    """A field's arguments as written, coerced per request with its variables."""
+
+    definition: GraphQLField
+    node: FieldNode
+
+
+@dataclass(frozen=True, slots=True)
+class PageFlag:
+    """pageInfo.hasNextPage / hasPreviousPage."""
+
+    key: str
+    next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PageCursor:
+    """pageInfo.startCursor / endCursor."""
+
+    key: str
+    last: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfoPlan:
+    key: str
+    parts: tuple[Constant | PageFlag | PageCursor, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeCursor:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeNode:
+    key: str
+    plan: ObjectPlan
+
+
+@dataclass(frozen=True, slots=True)
+class EdgesPlan:
+    key: str
+    parts: tuple[Constant | EdgeCursor | EdgeNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TotalCount:
+    key: str
+
+
+ConnectionPart = Constant | EdgesPlan | PageInfoPlan | TotalCount
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionPlan:
+    """A page of children per parent row (Market.positions), or the root's page of markets."""
+
+    key: str
+    node_type: str
+    arguments: Arguments
+    parts: tuple[ConnectionPart, ...]
+    # Cursors of a child connection are bound to this scope; the root's depends on its filter and order.
+    scope: str = ""
+
+    @property
+    def counted(self) -> bool:
+        return any(isinstance(part, TotalCount) for part in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPlan:
+    """One object type's selection; `gates` are the permissions its fields need, each checked once per object."""
+
+    type_name: str
+    selections: tuple[Selection, ...]
+    gates: tuple[Permission, ...] = field(default=())
+
+
+Selection = Constant | Scalar | Reference | ConnectionPlan
+
+
+@dataclass(frozen=True, slots=True)
+class MarketLookup:
+    """Query.market(id)."""
+
+    key: str
+    arguments: Arguments
+    plan: ObjectPlan
+
+
+RootSelection = Constant | MarketLookup | ConnectionPlan
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A query operation the planner handles: its root selections, the columns each type is read
+    with (every User alike, so the users read once serve every later reference), and its cost when
+    it does not depend on variables."""
+
+    operation: OperationDefinitionNode
+    roots: tuple[RootSelection, ...]
+    columns: dict[str, tuple[str, ...]]
+    cost: int | None
+
+    def columns_of(self, type_name: str) -> tuple[str, ...]:
+        """The columns a type is read with (its id alone when the document selects none of its fields)."""
+        return self.columns.get(type_name, ("id",))
