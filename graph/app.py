@@ -73,4 +73,5 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.state.container = container
     app.state.schema = schema
+    app.state.reads = view.reads  # the compiled read path, for its tests
     return app
