@@ -57,7 +57,8 @@ query Fragments { markets(first: 5) { edges { node { ...Row ... on Market { volu
 """
 ALIASES = """
 { newest: markets(first: 2) { edges { node { a: id b: name c: creator { d: name } name } } }
-  byName: markets(first: 4, orderBy: {field: NAME, direction: ASC}) { total: totalCount edges { c1: cursor node { id } } }
+  byName: markets(first: 4, orderBy: {field: NAME, direction: ASC}) {
+    total: totalCount edges { c1: cursor node { id } } }
   ending: markets(first: 4, orderBy: {field: END_DATE, direction: ASC}) { edges { cursor node { id endDate } } }
   typename: __typename }
 """
@@ -94,7 +95,7 @@ async def cast(api: Api) -> dict[str, Member | None]:
     moderator = await api.make_user(Role.MODERATOR, name="Moderator")
     admin = await api.make_user(Role.ADMIN, name="Admin")
     markets = [
-        await api.make_market(owner, name=f"Market {n}", endDate="2099-01-0%dT10:00:00+00:00" % (n + 1))
+        await api.make_market(owner, name=f"Market {n}", endDate=f"2099-01-0{n + 1}T10:00:00+00:00")
         for n in range(4)
     ] + [await api.make_market(other, name="Zeta without end")]
     opened = "mutation($id: ID!) { openPosition(input: {marketId: $id, outcome: YES, amount: \"3.50\"}) { id } }"
