@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from strawberry.permission import BasePermission, PermissionExtension
@@ -49,6 +50,16 @@ class IsOwnerOr(Grants):
 def owner_or(viewer: User | None, owner_id: int, permission: Permission) -> bool:
     """The viewer is the owner, or holds `permission`."""
     return viewer is not None and (owner_id == viewer.id or viewer.can(permission))
+
+
+def owners_or(viewer: User | None, permission: Permission) -> Callable[[int], bool]:
+    """`owner_or` with the viewer and permission decided once, for a page of objects (graph.plan)."""
+    if viewer is None:
+        return lambda _owner_id: False
+    if viewer.can(permission):
+        return lambda _owner_id: True
+    viewer_id = viewer.id
+    return lambda owner_id: owner_id == viewer_id
 
 
 def signed_in() -> list[PermissionExtension]:

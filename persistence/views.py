@@ -1,9 +1,12 @@
 """The read views (domain.views) on PostgreSQL through raw asyncpg: the compiled read path's reads.
 
-No SQLAlchemy session and no transaction: each read is one statement, and at READ COMMITTED every
-statement has its own snapshot whether or not a BEGIN wraps it, so autocommit single statements
-read exactly what the session path reads, minus its BEGIN/ROLLBACK round trips and its per-statement
-compilation. Only the columns a plan asks for are selected (never a password hash it does not show).
+Rows are asyncpg's records as they come: NUMERIC(14, 2) keeps its two places and timestamptz
+arrives in UTC, the very values persistence.types gives the repositories (the differential tests
+compare both paths byte for byte). No SQLAlchemy session and no transaction: each read is one
+statement, and at READ COMMITTED every statement has its own snapshot whether or not a BEGIN
+wraps it, so autocommit single statements read exactly what the session path reads, minus its
+BEGIN/ROLLBACK round trips and its per-statement compilation. Only the columns a plan asks for
+are selected (never a password hash it does not show).
 
 Connections come from a small asyncpg pool of its own (`max_connections`, opened on first use and
 kept open), carved out of the DB_POOL_SIZE budget by graph.bootstrap so the process's total stays
@@ -14,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -29,7 +30,6 @@ from domain.views import Row
 from persistence.keyset import to_page
 from persistence.repositories.markets import escape_like
 
-CENTS = Decimal("0.01")
 # What a plan may select, per table: anything else is a programming error, never SQL.
 COLUMNS = {
     "users": frozenset({"id", "email", "name", "role", "created_at", "balance"}),
@@ -135,23 +135,15 @@ def where_clause(conditions: Sequence[str]) -> str:
     return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
-def exact(value: Any) -> Any:
-    """A row value as the SQLAlchemy column types give it (Money quantized to cents, instants in UTC)."""
-    if isinstance(value, Decimal):
-        return value.quantize(CENTS)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return value
+def sort_key_reader(width: int) -> Callable[[Row], SortKey]:
+    """A row's sort key: its `sort_0` … columns (two at least: the id breaks ties), as selected beside it."""
+    reader: Callable[[Row], SortKey] = itemgetter(*[f"sort_{i}" for i in range(width)])
+    return reader
 
 
-@dataclass(frozen=True, slots=True)
-class ExactRow:
-    """A record whose money and instants read as the repositories read them."""
-
-    record: asyncpg.Record
-
-    def __getitem__(self, column: str) -> Any:
-        return exact(self.record[column])
+async def nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    """The views change no session state (no SET, LISTEN, advisory lock or cursor), so asyncpg's
+    default reset on release (a `RESET ALL; UNLISTEN *; …` round trip per read) has nothing to undo."""
 
 
 class PostgresViews:
@@ -176,7 +168,7 @@ class PostgresViews:
                 self._pool = await asyncpg.create_pool(
                     self._dsn, min_size=0, max_size=self._max_connections,
                     # Kept once opened, as the engine's are: no connecting (and type introspection) under load.
-                    max_inactive_connection_lifetime=0, server_settings={"jit": "off"},
+                    max_inactive_connection_lifetime=0, server_settings={"jit": "off"}, reset=nothing_to_reset,
                 )
             return self._pool
 
@@ -189,7 +181,7 @@ class PostgresViews:
         rows = await self._fetch(f"SELECT {VIEWER_COLUMNS} FROM users WHERE id = $1", [user_id])
         if not rows:
             return None
-        row = ExactRow(rows[0])
+        row = rows[0]
         return User(
             id=row["id"], email=row["email"], name=row["name"], role=Role(row["role"]),
             created_at=row["created_at"], balance=row["balance"],
@@ -200,7 +192,7 @@ class PostgresViews:
         if not wanted:
             return {}
         query = f"SELECT {selected(table, columns)} FROM {table} WHERE id = ANY($1::bigint[])"
-        return {row["id"]: ExactRow(row) for row in await self._fetch(query, [wanted])}
+        return {row["id"]: row for row in await self._fetch(query, [wanted])}
 
     async def users_by_ids(self, ids: Sequence[int], columns: Sequence[str]) -> Mapping[int, Row]:
         return await self._by_ids("users", ids, columns)
@@ -219,9 +211,9 @@ class PostgresViews:
             f"SELECT {selected('markets', columns)}, {sort_keys} FROM markets{where_clause(conditions)} "
             f"ORDER BY {order_clause(walked(ordering, request))} LIMIT {sql.param(request.size + 1)}"
         )
-        rows = [ExactRow(row) for row in await self._fetch(query, sql.params)]
-        keys = [tuple(row[f"sort_{i}"] for i in range(len(ordering))) for row in rows]
-        return to_page(list(rows), keys, request)
+        rows: list[Row] = list(await self._fetch(query, sql.params))
+        key_of = sort_key_reader(len(ordering))
+        return to_page(rows, [key_of(row) for row in rows], request)
 
     async def market_count(self, *, filter: MarketFilter) -> int:
         sql = Statement()
@@ -245,11 +237,11 @@ class PostgresViews:
             f"WHERE page_rank <= {sql.param(request.size + 1)} ORDER BY market_id, page_rank"
         )
         grouped: dict[int, tuple[list[Row], list[SortKey]]] = {pid: ([], []) for pid in market_ids}
-        for record in await self._fetch(query, sql.params):
-            row = ExactRow(record)
-            items, keys = grouped[record["market_id"]]
+        key_of = sort_key_reader(len(ordering))
+        for row in await self._fetch(query, sql.params):
+            items, keys = grouped[row["market_id"]]
             items.append(row)
-            keys.append(tuple(row[f"sort_{i}"] for i in range(len(ordering))))
+            keys.append(key_of(row))
         return {pid: to_page(items, keys, request) for pid, (items, keys) in grouped.items()}
 
     async def position_counts_by_market(self, market_ids: Sequence[int]) -> Mapping[int, int]:

@@ -60,6 +60,7 @@ ALIASES = """
   byName: markets(first: 4, orderBy: {field: NAME, direction: ASC}) {
     total: totalCount edges { c1: cursor node { id } } }
   ending: markets(first: 4, orderBy: {field: END_DATE, direction: ASC}) { edges { cursor node { id endDate } } }
+  vol: markets(first: 3, orderBy: {field: VOLUME}) { pageInfo { startCursor } edges { cursor node { volume } } }
   typename: __typename }
 """
 FILTERS = """
@@ -174,7 +175,7 @@ async def test_a_plan_that_answers_otherwise_is_refused(
     api: Api, cast: dict[str, Member | None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shadow check is live: a plan that shows an email it must hide answers 500, not the email."""
-    monkeypatch.setattr("graph.plan.executor.visible", lambda *_: True)
+    monkeypatch.setattr("graph.plan.executor.shown_to", lambda *_: lambda _owner: True)
     response = await api.post("{ markets { edges { node { creator { email } } } } }")
     assert response.status_code == 500
     assert "@" not in response.text

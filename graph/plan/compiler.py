@@ -29,6 +29,7 @@ from strawberry.schema import Schema
 
 from domain.roles import Permission
 from graph.limits import operation_cost
+from graph.plan.codegen import object_builder
 from graph.plan.fields import CONNECTIONS, OWNER_COLUMNS, REFERENCES, SCALARS
 from graph.plan.nodes import (
     Arguments,
@@ -114,7 +115,8 @@ class Compiler:
                 gates[gate] = None
                 columns[OWNER_COLUMNS[type_name]] = None
             selections.append(selection)
-        return ObjectPlan(type_name, tuple(selections), tuple(gates))
+        shown = tuple(gates)
+        return ObjectPlan(type_name, tuple(selections), shown, object_builder(type_name, selections, shown))
 
     def field(self, type_name: str, key: str, nodes: list[FieldNode]) -> Selection:
         name = nodes[0].name.value
@@ -123,7 +125,7 @@ class Compiler:
         scalar = SCALARS[type_name].get(name)
         if scalar is not None:
             self.columns[type_name].update(dict.fromkeys(scalar.columns))
-            return Scalar(key, scalar.read, field_gate(self.schema, type_name, name))
+            return Scalar(key, scalar.expression, field_gate(self.schema, type_name, name))
         reference = REFERENCES.get(type_name, {}).get(name)
         if reference is not None:
             target, column = reference

@@ -34,10 +34,9 @@ from graph.plan.nodes import (
     PageInfoPlan,
     Plan,
     Reference,
-    Scalar,
     TotalCount,
 )
-from graph.plan.rules import visible
+from graph.plan.rules import shown_to
 from graph.resolvers.markets import cursor_scope, domain_filter
 from graph.types.inputs import MarketFilterInput, MarketOrderInput
 
@@ -239,36 +238,21 @@ def page_info(run: Run, plan: PageInfoPlan, page: Page[Row], scope: str) -> dict
 
 
 async def objects(run: Run, plan: ObjectPlan, rows: Sequence[Row]) -> list[dict[str, object]]:
-    """The selection's dict for each row; child reads first, one statement per child selection."""
-    children: dict[int, list[object]] = {}
-    for selection in plan.selections:
+    """The selection's dict for each row, by its compiled builder; child reads first, one statement each."""
+    children: list[list[object]] = []
+    for selection in plan.children:
         if isinstance(selection, Reference):
-            children[id(selection)] = await references(run, plan, selection, rows)
-        elif isinstance(selection, ConnectionPlan):
-            children[id(selection)] = await child_connections(run, selection, rows)
-    viewer, owner = run.viewer, OWNER_COLUMNS.get(plan.type_name, "id")
-    built = []
-    for index, row in enumerate(rows):
-        shown = {gate: visible(viewer, row[owner], gate) for gate in plan.gates}
-        value: dict[str, object] = {}
-        for selection in plan.selections:
-            if isinstance(selection, Scalar):
-                gate = selection.gate
-                value[selection.key] = selection.read(row) if gate is None or shown[gate] else None
-            elif isinstance(selection, Constant):
-                value[selection.key] = selection.value
-            else:
-                value[selection.key] = children[id(selection)][index]
-        built.append(value)
-    return built
+            children.append(await references(run, plan, selection, rows))
+        else:
+            children.append(await child_connections(run, selection, rows))
+    build, checks = plan.build, tuple(shown_to(run.viewer, gate) for gate in plan.gates)
+    return [build(row, children, index, checks) for index, row in enumerate(rows)]
 
 
 async def references(run: Run, parent: ObjectPlan, reference: Reference, rows: Sequence[Row]) -> list[object]:
     """The referenced users, read once per request; null where the gate hides them (never read)."""
-    owner = OWNER_COLUMNS.get(parent.type_name, "id")
-    wanted = [
-        row[reference.column] if visible(run.viewer, row[owner], reference.gate) else None for row in rows
-    ]
+    owner, sees = OWNER_COLUMNS.get(parent.type_name, "id"), shown_to(run.viewer, reference.gate)
+    wanted = [row[reference.column] if sees(row[owner]) else None for row in rows]
     missing = sorted({pk for pk in wanted if pk is not None and pk not in run.users})
     if missing:
         found = await run.views.users_by_ids(missing, run.plan.columns_of("User"))

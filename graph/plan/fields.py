@@ -4,62 +4,58 @@ graph.ids), so both paths spell every value alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
 
 from domain.entities import pool_probability
-from domain.views import Row
 from graph import ids
 from graph.scalars import serialize_datetime, serialize_decimal
-
-Read = Callable[[Row], object]
 
 
 @dataclass(frozen=True, slots=True)
 class ScalarSpec:
-    """A scalar field: the columns it needs and how one row gives its value."""
+    """A scalar field: the columns it needs, and the Python expression over `row` that writes its
+    value, compiled into each object's builder (graph.plan.codegen) with the names in WRITERS."""
 
     columns: tuple[str, ...]
-    read: Read
+    expression: str
+
+
+WRITERS = {"encode_id": ids.encode, "decimal": serialize_decimal, "instant": serialize_datetime,
+           "probability": pool_probability}
 
 
 def global_id(type_name: str) -> ScalarSpec:
-    return ScalarSpec(("id",), lambda row: ids.encode(type_name, row["id"]))
+    return ScalarSpec(("id",), f"encode_id({type_name!r}, row['id'])")
 
 
 def plain(column: str) -> ScalarSpec:
     """Strings, and enums whose stored value is their GraphQL name (the domain enums' values are)."""
-    return ScalarSpec((column,), lambda row: row[column])
+    return ScalarSpec((column,), f"row[{column!r}]")
+
+
+def written(writer: str, column: str, *, nullable: bool = False) -> ScalarSpec:
+    value = f"row[{column!r}]"
+    expression = f"{writer}({value})"
+    return ScalarSpec((column,), f"(None if {value} is None else {expression})" if nullable else expression)
 
 
 def decimal(column: str) -> ScalarSpec:
-    return ScalarSpec((column,), lambda row: serialize_decimal(row[column]))
+    return written("decimal", column)
 
 
 def optional_decimal(column: str) -> ScalarSpec:
-    return ScalarSpec((column,), lambda row: optional(row[column], serialize_decimal))
+    return written("decimal", column, nullable=True)
 
 
 def instant(column: str) -> ScalarSpec:
-    return ScalarSpec((column,), lambda row: serialize_datetime(row[column]))
+    return written("instant", column)
 
 
 def optional_instant(column: str) -> ScalarSpec:
-    return ScalarSpec((column,), lambda row: optional(row[column], serialize_datetime))
+    return written("instant", column, nullable=True)
 
 
-def optional(value: Any, write: Callable[[Any], object]) -> object:
-    return None if value is None else write(value)
-
-
-def probability(row: Row) -> float:
-    yes: Decimal = row["yes_pool"]
-    no: Decimal = row["no_pool"]
-    return pool_probability(yes, no)
-
-
+PROBABILITY = ScalarSpec(("yes_pool", "no_pool"), "probability(row['yes_pool'], row['no_pool'])")
 # Per GraphQL type: its table, the column naming the owner its gated fields are shown to
 # (graph.permissions.IsOwnerOr reads `owner_id`, which these types fill from that column), and its scalars.
 TABLES = {"Market": "markets", "User": "users", "Position": "positions"}
@@ -69,7 +65,7 @@ SCALARS: dict[str, dict[str, ScalarSpec]] = {
         "id": global_id("Market"), "name": plain("name"), "description": plain("description"),
         "status": plain("status"), "volume": decimal("volume"), "endDate": optional_instant("end_date"),
         "resolvedOutcome": plain("resolved_outcome"), "createdAt": instant("created_at"),
-        "updatedAt": instant("updated_at"), "probability": ScalarSpec(("yes_pool", "no_pool"), probability),
+        "updatedAt": instant("updated_at"), "probability": PROBABILITY,
         "yesPool": decimal("yes_pool"), "noPool": decimal("no_pool"),
     },
     "User": {

@@ -3,12 +3,13 @@ graph.plan.executor. Each object selection lists its response keys in graphql-co
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from graphql import FieldNode, GraphQLField, OperationDefinitionNode
 
 from domain.roles import Permission
-from graph.plan.fields import Read
+from domain.views import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,7 @@ class Scalar:
     """A column's value, written as the schema's scalar writes it; null unless `gate` shows it."""
 
     key: str
-    read: Read
+    expression: str
     gate: Permission | None
 
 
@@ -115,10 +116,19 @@ class ObjectPlan:
 
     type_name: str
     selections: tuple[Selection, ...]
-    gates: tuple[Permission, ...] = field(default=())
+    gates: tuple[Permission, ...]
+    # Compiled by graph.plan.codegen.
+    build: Builder = field(compare=False, repr=False)
+
+    @property
+    def children(self) -> tuple[Reference | ConnectionPlan, ...]:
+        """The selections read by a statement of their own, in the order `build` takes their values."""
+        return tuple(s for s in self.selections if isinstance(s, Reference | ConnectionPlan))
 
 
 Selection = Constant | Scalar | Reference | ConnectionPlan
+# (row, values of the child selections, the row's index, a check per gate) -> the object's dict.
+Builder = Callable[[Row, Sequence[list[object]], int, tuple[Callable[[int], bool], ...]], dict[str, object]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,13 @@
 
 A field the schema guards with `visible_to_owner_or(permission)` (graph.permissions) is planned
 with the same permission and evaluated by the same function, `owner_or`, once per object rather
-than once per field call. A field guarded any other way is not planned: graphql-core runs it.
+than once per field call (its owner compared, the viewer's role looked at once per request).
+A field guarded any other way is not planned: graphql-core runs it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from strawberry.permission import PermissionExtension
 from strawberry.schema import Schema
@@ -13,7 +16,10 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from domain.entities import User
 from domain.roles import Permission
-from graph.permissions import IsOwnerOr, owner_or
+from graph.permissions import IsOwnerOr, owners_or
+
+# Whether an object owned by this user id shows a gated field.
+Check = Callable[[int], bool]
 
 
 class Unplannable(Exception):
@@ -47,6 +53,11 @@ def gate_of(extension: object) -> Permission:
     return permissions[0].permission
 
 
-def visible(viewer: User | None, owner_id: int, permission: Permission | None) -> bool:
-    """Whether the viewer sees a field gated by `permission` on an object owned by `owner_id`."""
-    return permission is None or owner_or(viewer, owner_id, permission)
+def shown_to(viewer: User | None, permission: Permission | None) -> Check:
+    """Whether the viewer sees a field gated by `permission`, by the object's owner id: the permission
+    classes' own rule (graph.permissions.owners_or), decided once per request and gate."""
+    return everyone if permission is None else owners_or(viewer, permission)
+
+
+def everyone(_owner_id: int) -> bool:
+    return True
