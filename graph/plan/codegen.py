@@ -20,9 +20,11 @@ def object_builder(type_name: str, selections: Sequence[Selection], gates: Seque
     """The builder of one object selection of `type_name`."""
     lines = ["def build(row, children, index, checks):"]
     owner = OWNER_COLUMNS.get(type_name, "id")
-    if gates:
+    # Only the scalars' gates: a reference's gate is checked before its rows are read (graph.plan.executor).
+    used = sorted({list(gates).index(s.gate) for s in selections if isinstance(s, Scalar) and s.gate is not None})
+    if used:
         lines.append(f"    owner = row[{owner!r}]")
-    lines += [f"    shown_{i} = checks[{i}](owner)" for i in range(len(gates))]
+    lines += [f"    shown_{i} = checks[{i}](owner)" for i in used]
     constants: list[object] = []
     entries: list[str] = []
     child = 0

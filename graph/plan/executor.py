@@ -210,6 +210,9 @@ def connection_value(
 def edges(
     run: Run, plan: EdgesPlan, page: Page[Row], nodes: dict[int, list[dict[str, object]]], offset: int, scope: str
 ) -> list[dict[str, object]]:
+    if len(plan.parts) == 1 and isinstance(plan.parts[0], EdgeNode):  # `edges { node { … } }`, the usual shape
+        only = plan.parts[0]
+        return [{only.key: node} for node in nodes[id(only)][offset : offset + len(page.keys)]]
     built = []
     for index, key in enumerate(page.keys):
         edge: dict[str, object] = {}
