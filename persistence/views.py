@@ -16,6 +16,7 @@ what the setting says. Each statement is counted through `on_statement` (X-SQL-S
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
@@ -26,7 +27,7 @@ from sqlalchemy.engine import make_url
 from domain.entities import User
 from domain.pagination import MarketFilter, MarketOrder, MarketSortField, Page, PageRequest, SortDirection, SortKey
 from domain.roles import Role
-from domain.views import Row
+from domain.views import Join, Row
 from persistence.keyset import to_page
 from persistence.repositories.markets import escape_like
 
@@ -41,6 +42,9 @@ COLUMNS = {
         "id", "market_id", "user_id", "outcome", "amount", "created_at", "shares", "proceeds", "sold_at", "payout",
     }),
 }
+# Foreign keys naming a user; a join's alias as the planner writes it.
+FOREIGN_KEYS = frozenset({"creator_id", "user_id"})
+JOIN_ALIAS = re.compile(r"j[0-9]+")
 VIEWER_COLUMNS = "id, email, name, role, created_at, balance"
 # One ordering: (SQL expression, descending), the id last as the tie-breaker.
 Ordering = tuple[tuple[str, bool], ...]
@@ -124,11 +128,27 @@ def market_conditions(sql: Statement, where: MarketFilter) -> list[str]:
     return conditions
 
 
-def selected(table: str, columns: Sequence[str]) -> str:
+def checked(table: str, columns: Sequence[str]) -> list[str]:
     unknown = set(columns) - COLUMNS[table]
     if unknown:
         raise ValueError(f"no such columns in {table}: {sorted(unknown)}")
-    return ", ".join(dict.fromkeys(["id", *columns]))
+    return list(dict.fromkeys(["id", *columns]))
+
+
+def selected(table: str, columns: Sequence[str], qualifier: str = "") -> str:
+    return ", ".join(qualifier + column for column in checked(table, columns))
+
+
+def joined(base: str, joins: Sequence[Join]) -> tuple[str, str]:
+    """The joined users' columns (`alias.column`) and their LEFT JOINs onto the rows of `base`."""
+    for join in joins:
+        if not JOIN_ALIAS.fullmatch(join.alias) or join.column not in FOREIGN_KEYS:
+            raise ValueError(f"not a join: {join}")
+    columns = "".join(
+        f', {j.alias}.{c} AS "{j.alias}.{c}"' for j in joins for c in checked("users", j.columns)
+    )
+    clauses = "".join(f" LEFT JOIN users AS {j.alias} ON {j.alias}.id = {base}.{j.column}" for j in joins)
+    return columns, clauses
 
 
 def where_clause(conditions: Sequence[str]) -> str:
@@ -187,33 +207,43 @@ class PostgresViews:
             created_at=row["created_at"], balance=row["balance"],
         )
 
-    async def _by_ids(self, table: str, ids: Sequence[int], columns: Sequence[str]) -> Mapping[int, Row]:
+    async def markets_by_ids(
+        self, ids: Sequence[int], columns: Sequence[str], joins: Sequence[Join] = ()
+    ) -> Mapping[int, Row]:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        query = f"SELECT {selected(table, columns)} FROM {table} WHERE id = ANY($1::bigint[])"
+        users, clauses = joined("b", joins)
+        query = (
+            f"SELECT {selected('markets', columns, 'b.')}{users} FROM markets AS b{clauses} "
+            "WHERE b.id = ANY($1::bigint[])"
+        )
         return {row["id"]: row for row in await self._fetch(query, [wanted])}
 
-    async def users_by_ids(self, ids: Sequence[int], columns: Sequence[str]) -> Mapping[int, Row]:
-        return await self._by_ids("users", ids, columns)
-
-    async def markets_by_ids(self, ids: Sequence[int], columns: Sequence[str]) -> Mapping[int, Row]:
-        return await self._by_ids("markets", ids, columns)
-
     async def market_page(
-        self, *, columns: Sequence[str], filter: MarketFilter, order: MarketOrder, request: PageRequest
-    ) -> Page[Row]:
+        self, *, columns: Sequence[str], filter: MarketFilter, order: MarketOrder, request: PageRequest,
+        joins: Sequence[Join] = (), counted: bool = False,
+    ) -> tuple[Page[Row], int | None]:
         ordering = market_ordering(order)
         sql = Statement()
-        conditions = [*market_conditions(sql, filter), *cursor_bounds(sql, ordering, request)]
+        matching = market_conditions(sql, filter)
+        conditions = [*matching, *cursor_bounds(sql, ordering, request)]
         sort_keys = ", ".join(f"{e} AS sort_{i}" for i, (e, _) in enumerate(ordering))
+        # Counted by the same statement: an uncorrelated subquery, which PostgreSQL runs once.
+        count = f", (SELECT count(*) FROM markets{where_clause(matching)}) AS total_count" if counted else ""
+        walk = walked(ordering, request)
         query = (
-            f"SELECT {selected('markets', columns)}, {sort_keys} FROM markets{where_clause(conditions)} "
-            f"ORDER BY {order_clause(walked(ordering, request))} LIMIT {sql.param(request.size + 1)}"
+            f"SELECT {selected('markets', columns)}, {sort_keys}{count} FROM markets{where_clause(conditions)} "
+            f"ORDER BY {order_clause(walk)} LIMIT {sql.param(request.size + 1)}"
         )
+        if joins:
+            users, clauses = joined("b", joins)
+            outer = ", ".join(f"b.sort_{i} {'DESC' if d else 'ASC'}" for i, (_, d) in enumerate(walk))
+            query = f"SELECT b.*{users} FROM ({query}) AS b{clauses} ORDER BY {outer}"
         rows: list[Row] = list(await self._fetch(query, sql.params))
         key_of = sort_key_reader(len(ordering))
-        return to_page(rows, [key_of(row) for row in rows], request)
+        total = rows[0]["total_count"] if counted and rows else None
+        return to_page(rows, [key_of(row) for row in rows], request), total
 
     async def market_count(self, *, filter: MarketFilter) -> int:
         sql = Statement()
@@ -221,7 +251,7 @@ class PostgresViews:
         return int((await self._fetch(query, sql.params))[0][0])
 
     async def position_pages_by_market(
-        self, market_ids: Sequence[int], columns: Sequence[str], request: PageRequest
+        self, market_ids: Sequence[int], columns: Sequence[str], request: PageRequest, joins: Sequence[Join] = ()
     ) -> Mapping[int, Page[Row]]:
         if not market_ids:
             return {}
@@ -230,11 +260,12 @@ class PostgresViews:
         conditions = [f"market_id = ANY({sql.param(sorted(set(market_ids)))}::bigint[])",
                       *cursor_bounds(sql, ordering, request)]
         sort_keys = ", ".join(f"{e} AS sort_{i}" for i, (e, _) in enumerate(ordering))
+        users, clauses = joined("ranked", joins)
         query = (
-            f"SELECT * FROM (SELECT {selected('positions', [*columns, 'market_id'])}, {sort_keys}, "
+            f"SELECT ranked.*{users} FROM (SELECT {selected('positions', [*columns, 'market_id'])}, {sort_keys}, "
             f"row_number() OVER (PARTITION BY market_id ORDER BY {order_clause(walked(ordering, request))}) "
-            f"AS page_rank FROM positions{where_clause(conditions)}) AS ranked "
-            f"WHERE page_rank <= {sql.param(request.size + 1)} ORDER BY market_id, page_rank"
+            f"AS page_rank FROM positions{where_clause(conditions)}) AS ranked{clauses} "
+            f"WHERE ranked.page_rank <= {sql.param(request.size + 1)} ORDER BY ranked.market_id, ranked.page_rank"
         )
         grouped: dict[int, tuple[list[Row], list[SortKey]]] = {pid: ([], []) for pid in market_ids}
         key_of = sort_key_reader(len(ordering))

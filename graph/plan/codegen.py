@@ -16,14 +16,16 @@ from graph.plan.fields import OWNER_COLUMNS, WRITERS
 from graph.plan.nodes import Builder, Constant, Scalar, Selection
 
 
-def object_builder(type_name: str, selections: Sequence[Selection], gates: Sequence[Permission]) -> Builder:
-    """The builder of one object selection of `type_name`."""
+def object_builder(
+    type_name: str, selections: Sequence[Selection], gates: Sequence[Permission], prefix: str
+) -> Builder:
+    """The builder of one object selection of `type_name`, whose columns are `prefix` + column in its rows."""
     lines = ["def build(row, children, index, checks):"]
     owner = OWNER_COLUMNS.get(type_name, "id")
     # Only the scalars' gates: a reference's gate is checked before its rows are read (graph.plan.executor).
     used = sorted({list(gates).index(s.gate) for s in selections if isinstance(s, Scalar) and s.gate is not None})
     if used:
-        lines.append(f"    owner = row[{owner!r}]")
+        lines.append(f"    owner = row[{prefix + owner!r}]")
     lines += [f"    shown_{i} = checks[{i}](owner)" for i in used]
     constants: list[object] = []
     entries: list[str] = []

@@ -78,6 +78,7 @@ class Compiler:
         self.document = document
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         self.columns: dict[str, dict[str, None]] = defaultdict(dict)
+        self.aliases: list[str] = []
 
     def plan(self, operation: OperationDefinitionNode) -> Plan:
         if operation.directives:
@@ -101,13 +102,13 @@ class Compiler:
         assert isinstance(parent, GraphQLObjectType)
         return Arguments(parent.fields[node.name.value], node)
 
-    def object_plan(self, type_name: str, nodes: Sequence[FieldNode]) -> ObjectPlan:
+    def object_plan(self, type_name: str, nodes: Sequence[FieldNode], prefix: str = "") -> ObjectPlan:
         columns = self.columns[type_name]
         columns["id"] = None
         selections: list[Selection] = []
         gates: dict[Permission, None] = {}
         for key, fields in self.collect(type_name, [n.selection_set for n in nodes if n.selection_set]).items():
-            selection = self.field(type_name, key, fields)
+            selection = self.field(type_name, key, fields, prefix)
             gate = getattr(selection, "gate", None)
             if gate is not None:
                 if type_name not in OWNER_COLUMNS:
@@ -116,23 +117,28 @@ class Compiler:
                 columns[OWNER_COLUMNS[type_name]] = None
             selections.append(selection)
         shown = tuple(gates)
-        return ObjectPlan(type_name, tuple(selections), shown, object_builder(type_name, selections, shown))
+        return ObjectPlan(
+            type_name, tuple(selections), shown, prefix, object_builder(type_name, selections, shown, prefix)
+        )
 
-    def field(self, type_name: str, key: str, nodes: list[FieldNode]) -> Selection:
+    def field(self, type_name: str, key: str, nodes: list[FieldNode], prefix: str) -> Selection:
         name = nodes[0].name.value
         if name == "__typename":
             return Constant(key, type_name)
         scalar = SCALARS[type_name].get(name)
         if scalar is not None:
             self.columns[type_name].update(dict.fromkeys(scalar.columns))
-            return Scalar(key, scalar.expression, field_gate(self.schema, type_name, name))
+            return Scalar(key, scalar.expression(prefix), field_gate(self.schema, type_name, name))
         reference = REFERENCES.get(type_name, {}).get(name)
         if reference is not None:
             target, column = reference
-            if target != "User":
-                raise Unplannable(f"{type_name}.{name}")  # the executor keeps users only
+            alias = f"j{len(self.aliases)}"
+            self.aliases.append(alias)
+            plan = self.object_plan(target, nodes, prefix=f"{alias}.")
+            if target != "User" or prefix or plan.children:
+                raise Unplannable(f"{type_name}.{name}")  # one level of joined users, no more
             self.columns[type_name][column] = None
-            return Reference(key, column, self.object_plan(target, nodes), field_gate(self.schema, type_name, name))
+            return Reference(key, column, alias, plan, field_gate(self.schema, type_name, name))
         child = CONNECTIONS.get(type_name, {}).get(name)
         if child is not None and field_gate(self.schema, type_name, name) is None:
             return self.connection(key, type_name, nodes, child[0], scope=child[2])

@@ -2,8 +2,8 @@
 
 Arguments are read first, all of them, before any statement: a request that would answer with an
 error (a bad cursor, a bad `first`) raises Decline and is answered by graphql-core instead. Users
-read once are kept for the rest of the request, as the user dataloader keeps them, so a plan runs
-no more statements than graphql-core's path does.
+a row references (Market.creator, Position.user) are read by the row's own statement (a join), so
+a page of markets with their creators and positions with their holders is two statements.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from domain.entities import User
 from domain.errors import DomainError
 from domain.pagination import MarketFilter, MarketOrder, Page, PageRequest, page_request
-from domain.views import ReadViews, Row
+from domain.views import Join, ReadViews, Row
 from graph import ids
 from graph.cursors import CursorCodec
 from graph.plan.fields import OWNER_COLUMNS
@@ -65,7 +65,6 @@ class Run:
     cursors: CursorCodec
     variables: VariableValues
     requests: dict[int, PageRequest | RootPage] = field(default_factory=dict)
-    users: dict[int, Row | None] = field(default_factory=dict)
 
     def arguments(self, arguments: Arguments) -> dict[str, Any]:
         try:
@@ -145,7 +144,7 @@ def prepare(run: Run, plan: ObjectPlan | ConnectionPlan) -> None:
 async def market_lookup(run: Run, root: MarketLookup, pk: int | None) -> dict[str, object] | None:
     if pk is None:
         return None
-    found = await run.views.markets_by_ids([pk], run.plan.columns_of("Market"))
+    found = await run.views.markets_by_ids([pk], run.plan.columns_of("Market"), joins_of(run, [root.plan]))
     row = found.get(pk)
     if row is None:
         return None
@@ -155,19 +154,23 @@ async def market_lookup(run: Run, root: MarketLookup, pk: int | None) -> dict[st
 async def root_connection(run: Run, root: ConnectionPlan) -> dict[str, object]:
     page_of = run.requests[id(root)]
     assert isinstance(page_of, RootPage)
-    page = await run.views.market_page(
-        columns=run.plan.columns_of("Market"), filter=page_of.filter, order=page_of.order, request=page_of.request
+    page, count = await run.views.market_page(
+        columns=run.plan.columns_of("Market"), filter=page_of.filter, order=page_of.order, request=page_of.request,
+        joins=joins_of(run, node_plans(root)), counted=root.counted,
     )
-    count = await run.views.market_count(filter=page_of.filter) if root.counted else 0
+    if root.counted and count is None:
+        count = await run.views.market_count(filter=page_of.filter)
     nodes = await node_values(run, root, page.items)
-    return connection_value(run, root, page, nodes, 0, count, page_of.scope)
+    return connection_value(run, root, page, nodes, 0, count or 0, page_of.scope)
 
 
 async def child_connections(run: Run, connection: ConnectionPlan, parents: Sequence[Row]) -> list[object]:
     request = run.requests[id(connection)]
     assert isinstance(request, PageRequest)
     parent_ids = [row["id"] for row in parents]
-    pages = await run.views.position_pages_by_market(parent_ids, run.plan.columns_of(connection.node_type), request)
+    pages = await run.views.position_pages_by_market(
+        parent_ids, run.plan.columns_of(connection.node_type), request, joins_of(run, node_plans(connection))
+    )
     counts = await run.views.position_counts_by_market(parent_ids) if connection.counted else {}
     ordered = [pages.get(pid) or Page() for pid in parent_ids]
     nodes = await node_values(run, connection, [item for page in ordered for item in page.items])
@@ -177,6 +180,20 @@ async def child_connections(run: Run, connection: ConnectionPlan, parents: Seque
         built.append(connection_value(run, connection, page, nodes, offset, counts.get(pid, 0), connection.scope))
         offset += len(page.items)
     return built
+
+
+def node_plans(connection: ConnectionPlan) -> list[ObjectPlan]:
+    """The connection's `node` selections (several under aliases), all built from the same rows."""
+    return [
+        edge_part.plan for part in connection.parts if isinstance(part, EdgesPlan)
+        for edge_part in part.parts if isinstance(edge_part, EdgeNode)
+    ]
+
+
+def joins_of(run: Run, plans: Sequence[ObjectPlan]) -> tuple[Join, ...]:
+    """The users the rows of `plans` reference, to be read in the rows' own statement."""
+    columns = run.plan.columns_of("User")
+    return tuple(Join(c.alias, c.column, columns) for plan in plans for c in plan.children if isinstance(c, Reference))
 
 
 async def node_values(run: Run, connection: ConnectionPlan, rows: Sequence[Row]) -> dict[int, list[dict[str, object]]]:
@@ -253,16 +270,11 @@ async def objects(run: Run, plan: ObjectPlan, rows: Sequence[Row]) -> list[dict[
 
 
 async def references(run: Run, parent: ObjectPlan, reference: Reference, rows: Sequence[Row]) -> list[object]:
-    """The referenced users, read once per request; null where the gate hides them (never read)."""
-    owner, sees = OWNER_COLUMNS.get(parent.type_name, "id"), shown_to(run.viewer, reference.gate)
-    wanted = [row[reference.column] if sees(row[owner]) else None for row in rows]
-    missing = sorted({pk for pk in wanted if pk is not None and pk not in run.users})
-    if missing:
-        found = await run.views.users_by_ids(missing, run.plan.columns_of("User"))
-        run.users.update({pk: found.get(pk) for pk in missing})
-    targets = [run.users[pk] if pk is not None else None for pk in wanted]
-    if any(target is None and pk is not None for target, pk in zip(targets, wanted, strict=True)):
+    """The referenced users, read along with `rows`; null where the gate hides them."""
+    owner, sees = parent.prefix + OWNER_COLUMNS.get(parent.type_name, "id"), shown_to(run.viewer, reference.gate)
+    found = reference.alias + ".id"
+    shown = [sees(row[owner]) for row in rows]
+    if any(see and row[found] is None for see, row in zip(shown, rows, strict=True)):
         raise Decline("a referenced user is gone")  # graphql-core reports it
-    present = [target for target in targets if target is not None]
-    built = iter(await objects(run, reference.target, present))
-    return [next(built) if target is not None else None for target in targets]
+    built = iter(await objects(run, reference.target, [row for see, row in zip(shown, rows, strict=True) if see]))
+    return [next(built) if see else None for see in shown]

@@ -13,11 +13,16 @@ from graph.scalars import serialize_datetime, serialize_decimal
 
 @dataclass(frozen=True, slots=True)
 class ScalarSpec:
-    """A scalar field: the columns it needs, and the Python expression over `row` that writes its
-    value, compiled into each object's builder (graph.plan.codegen) with the names in WRITERS."""
+    """A scalar field: the columns it needs, and the Python expression that writes its value, each
+    `{column}` standing for the column's value in the row; compiled into each object's builder
+    (graph.plan.codegen) with the names in WRITERS."""
 
     columns: tuple[str, ...]
-    expression: str
+    template: str
+
+    def expression(self, prefix: str) -> str:
+        """The expression over `row`, whose columns for this object are named `prefix` + column."""
+        return self.template.format(**{column: f"row[{prefix + column!r}]" for column in self.columns})
 
 
 WRITERS = {"encode_id": ids.encode, "decimal": serialize_decimal, "instant": serialize_datetime,
@@ -25,16 +30,16 @@ WRITERS = {"encode_id": ids.encode, "decimal": serialize_decimal, "instant": ser
 
 
 def global_id(type_name: str) -> ScalarSpec:
-    return ScalarSpec(("id",), f"encode_id({type_name!r}, row['id'])")
+    return ScalarSpec(("id",), f"encode_id({type_name!r}, {{id}})")
 
 
 def plain(column: str) -> ScalarSpec:
     """Strings, and enums whose stored value is their GraphQL name (the domain enums' values are)."""
-    return ScalarSpec((column,), f"row[{column!r}]")
+    return ScalarSpec((column,), f"{{{column}}}")
 
 
 def written(writer: str, column: str, *, nullable: bool = False) -> ScalarSpec:
-    value = f"row[{column!r}]"
+    value = f"{{{column}}}"
     expression = f"{writer}({value})"
     return ScalarSpec((column,), f"(None if {value} is None else {expression})" if nullable else expression)
 
@@ -55,7 +60,7 @@ def optional_instant(column: str) -> ScalarSpec:
     return written("instant", column, nullable=True)
 
 
-PROBABILITY = ScalarSpec(("yes_pool", "no_pool"), "probability(row['yes_pool'], row['no_pool'])")
+PROBABILITY = ScalarSpec(("yes_pool", "no_pool"), "probability({yes_pool}, {no_pool})")
 # Per GraphQL type: its table, the column naming the owner its gated fields are shown to
 # (graph.permissions.IsOwnerOr reads `owner_id`, which these types fill from that column), and its scalars.
 TABLES = {"Market": "markets", "User": "users", "Position": "positions"}

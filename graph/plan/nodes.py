@@ -31,10 +31,12 @@ class Scalar:
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """An object named by a foreign key column of the row (Market.creator, Position.user)."""
+    """A user named by a foreign key column of the row (Market.creator, Position.user), read in the
+    row's own statement: its columns come as `alias.column` (domain.views.Join)."""
 
     key: str
     column: str
+    alias: str
     target: ObjectPlan
     gate: Permission | None
 
@@ -117,6 +119,8 @@ class ObjectPlan:
     type_name: str
     selections: tuple[Selection, ...]
     gates: tuple[Permission, ...]
+    # How this object's columns are named in its rows: "" or a join's `alias.`.
+    prefix: str
     # Compiled by graph.plan.codegen.
     build: Builder = field(compare=False, repr=False)
 

@@ -53,7 +53,7 @@ def faulted(response: Response) -> bool:
     """Whether graphql-core's answer reports a failure of the machinery rather than of the request."""
     if response.status_code == 200 and b'"errors"' not in response.body:
         return False
-    body = loads(response.body)
+    body = loads(bytes(response.body))
     errors = body.get("errors") if isinstance(body, dict) else None
     codes = {e.get("extensions", {}).get("code") for e in errors or () if isinstance(e, dict)}
     return response.status_code >= 500 or bool(codes & FAULTS)
