@@ -148,6 +148,9 @@ async def test_market_by_id_and_pages_by_cursor(api: Api, cast: dict[str, Member
             break
         after = page["pageInfo"]["endCursor"]
     assert len(seen) == len(set(seen)) == 5
+    backward = "query($before: String) { markets(last: 2, before: $before) { " \
+               "pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id } } } }"
+    await planned(api, backward, {"before": after}, token)
     positions = "query($id: ID!, $after: String) { market(id: $id) { positions(first: 1, after: $after) { " \
                 "pageInfo { hasNextPage hasPreviousPage endCursor } edges { node { id user { name } } } } } }"
     first = (await planned(api, positions, {"id": seen[-1], "after": None}, token))["data"]["market"]["positions"]

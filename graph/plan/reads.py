@@ -59,6 +59,10 @@ def faulted(response: Response) -> bool:
     return response.status_code >= 500 or bool(codes & FAULTS)
 
 
+# What graphql-core coerces for an operation that declares no variables (whatever the client sent).
+NO_VARIABLES = VariableValues(sources={}, coerced={})
+
+
 class PlanMismatch(RuntimeError):
     """READ_PLAN_SHADOW: the plan's answer is not graphql-core's."""
 
@@ -155,7 +159,10 @@ class CompiledReads:
         plan = self.plan(key, entry, operation_name)
         if plan is None or not self.clean(entry, variables) or self.too_costly(entry, plan, variables):
             return None
-        coerced = get_variable_values(self.schema._schema, plan.operation.variable_definitions or (), variables)
+        definitions = plan.operation.variable_definitions
+        if not definitions:
+            return Planned(plan, NO_VARIABLES)
+        coerced = get_variable_values(self.schema._schema, definitions, variables)
         return None if isinstance(coerced, list) else Planned(plan, coerced)
 
     async def body(self, request: Request) -> tuple[str, dict[str, Any], str | None] | None:
@@ -191,7 +198,7 @@ class CompiledReads:
         strings = cast(DocumentStrings, entry.strings) if entry.strings is not None else document_strings_of(
             entry.document
         )
-        if strings.literal_problems or any(True for _ in variable_strings(entry.document, variables)):
+        if strings.literal_problems or (variables and any(True for _ in variable_strings(entry.document, variables))):
             return False
         for password in password_inputs(strings, variables):
             conceal(password)
