@@ -39,6 +39,9 @@ class ReadViews(Protocol):
     async def viewer(self, user_id: int) -> User | None:
         """The user a token names (all but the password hash), or None."""
 
+    async def users_by_ids(self, ids: Sequence[int], columns: Sequence[str]) -> Mapping[int, Row]:
+        """Users by id, in one statement."""
+
     async def markets_by_ids(
         self, ids: Sequence[int], columns: Sequence[str], joins: Sequence[Join] = ()
     ) -> Mapping[int, Row]:

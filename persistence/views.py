@@ -207,16 +207,23 @@ class PostgresViews:
             created_at=row["created_at"], balance=row["balance"],
         )
 
+    async def users_by_ids(self, ids: Sequence[int], columns: Sequence[str]) -> Mapping[int, Row]:
+        return await self._by_ids("users", ids, columns, ())
+
     async def markets_by_ids(
         self, ids: Sequence[int], columns: Sequence[str], joins: Sequence[Join] = ()
+    ) -> Mapping[int, Row]:
+        return await self._by_ids("markets", ids, columns, joins)
+
+    async def _by_ids(
+        self, table: str, ids: Sequence[int], columns: Sequence[str], joins: Sequence[Join]
     ) -> Mapping[int, Row]:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
         users, clauses = joined("b", joins)
         query = (
-            f"SELECT {selected('markets', columns, 'b.')}{users} FROM markets AS b{clauses} "
-            "WHERE b.id = ANY($1::bigint[])"
+            f"SELECT {selected(table, columns, 'b.')}{users} FROM {table} AS b{clauses} WHERE b.id = ANY($1::bigint[])"
         )
         return {row["id"]: row for row in await self._fetch(query, [wanted])}
 

@@ -159,6 +159,23 @@ async def test_market_by_id_and_pages_by_cursor(api: Api, cast: dict[str, Member
         await planned(api, BENCH_MARKET_BY_ID, {"id": market_id}, token)
 
 
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_users_and_nodes_by_id(api: Api, cast: dict[str, Member | None], viewer: str) -> None:
+    member = cast[viewer]
+    token = member.token if member else None
+    users = [m.id for m in cast.values() if m is not None]
+    market = (await planned(api, "{ markets(first: 1) { edges { node { id } } } }", None, token))
+    market_id = market["data"]["markets"]["edges"][0]["node"]["id"]
+    by_user = f"query($id: ID!) {{ user(id: $id) {{ {USER_FIELDS} }} }}"
+    by_node = (
+        f"query($id: ID!) {{ node(id: $id) {{ __typename id ... on User {{ {USER_FIELDS} }} "
+        f"... on Market {{ {MARKET_FIELDS} creator {{ email }} }} }} }}"
+    )
+    for wanted in [*users, market_id, "VXNlcjo5OTk5", "garbage"]:
+        await planned(api, by_user, {"id": wanted}, token)
+        await planned(api, by_node, {"id": wanted}, token)
+
+
 async def test_requests_with_errors_are_left_to_graphql_core(api: Api, cast: dict[str, Member | None]) -> None:
     reads = reads_of(api)
     before = reads.compared

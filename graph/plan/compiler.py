@@ -1,8 +1,9 @@
 """From a validated document to a Plan, or None when the planner does not handle it.
 
-Handled: a query operation without directives whose root fields are `market(id)`, `markets(...)`
-and `__typename`, selecting the Market, User and Position fields graph.plan.fields lists and their
-connections, with aliases, named and inline fragments, and variables (with defaults). Fields are
+Handled: a query operation without directives whose root fields are `market(id)`, `user(id)`,
+`node(id)` (a Market or a User), `markets(...)` and `__typename`, selecting the Market, User and
+Position fields graph.plan.fields lists and their connections, with aliases, named and inline
+fragments, and variables (with defaults). Fields are
 collected as graphql-core collects them (first occurrence sets a key's place; a key's selections
 merge), so the plan's dicts come out in the same key order.
 """
@@ -39,7 +40,7 @@ from graph.plan.nodes import (
     EdgeCursor,
     EdgeNode,
     EdgesPlan,
-    MarketLookup,
+    Lookup,
     ObjectPlan,
     PageCursor,
     PageFlag,
@@ -54,6 +55,10 @@ from graph.plan.nodes import (
 from graph.plan.rules import Unplannable, field_gate
 
 Collected = dict[str, list[FieldNode]]
+# Root fields answering one object by its global id: the type each returns (None: any Node).
+LOOKUPS = {"market": "Market", "user": "User", "node": None}
+# The Node types a planned `node(id)` answers; the others (Position, Transaction) go to graphql-core.
+NODE_TYPES = ("Market", "User")
 PAGE_INFO: dict[str, Callable[[str], PageFlag | PageCursor]] = {
     "hasNextPage": lambda key: PageFlag(key, next=True), "hasPreviousPage": lambda key: PageFlag(key, next=False),
     "startCursor": lambda key: PageCursor(key, last=False), "endCursor": lambda key: PageCursor(key, last=True),
@@ -91,8 +96,11 @@ class Compiler:
         name = nodes[0].name.value
         if name == "__typename":
             return Constant(key, "Query")
-        if name == "market":
-            return MarketLookup(key, self.arguments("Query", nodes[0]), self.object_plan("Market", nodes))
+        if name in LOOKUPS:
+            only = LOOKUPS[name]
+            types = (only,) if only is not None else NODE_TYPES
+            plans = {type_name: self.object_plan(type_name, nodes) for type_name in types}
+            return Lookup(key, self.arguments("Query", nodes[0]), plans, only)
         if name == "markets":
             return self.connection(key, "Query", nodes, "Market")
         raise Unplannable(name)

@@ -28,7 +28,7 @@ from graph.plan.nodes import (
     EdgeCursor,
     EdgeNode,
     EdgesPlan,
-    MarketLookup,
+    Lookup,
     ObjectPlan,
     PageFlag,
     PageInfoPlan,
@@ -39,6 +39,9 @@ from graph.plan.nodes import (
 from graph.plan.rules import shown_to
 from graph.resolvers.markets import cursor_scope, domain_filter
 from graph.types.inputs import MarketFilterInput, MarketOrderInput
+
+# Node types graphql-core answers for `node(id)` (a Transaction is shown to its user and admins only).
+UNPLANNED_NODES = frozenset({"Position", "Transaction"})
 
 
 class Decline(Exception):
@@ -75,20 +78,21 @@ class Run:
 
 async def execute(run: Run) -> dict[str, object]:
     """The operation's `data`, or Decline."""
-    lookups: dict[int, int | None] = {}
+    lookups: dict[int, tuple[str, int] | None] = {}
     for root in run.plan.roots:
         if isinstance(root, ConnectionPlan):
             run.requests[id(root)] = root_page(run, root)
-        elif isinstance(root, MarketLookup):
-            lookups[id(root)] = ids.decode(str(run.arguments(root.arguments)["id"]), "Market")
-        if not isinstance(root, Constant):
-            prepare(run, root.plan if isinstance(root, MarketLookup) else root)
+            prepare(run, root)
+        elif isinstance(root, Lookup):
+            lookups[id(root)] = looked_up(root, str(run.arguments(root.arguments)["id"]))
+            for plan in root.plans.values():
+                prepare(run, plan)
     data: dict[str, object] = {}
     for root in run.plan.roots:
         if isinstance(root, Constant):
             data[root.key] = root.value
-        elif isinstance(root, MarketLookup):
-            data[root.key] = await market_lookup(run, root, lookups[id(root)])
+        elif isinstance(root, Lookup):
+            data[root.key] = await lookup(run, root, lookups[id(root)])
         else:
             data[root.key] = await root_connection(run, root)
     return data
@@ -141,14 +145,32 @@ def prepare(run: Run, plan: ObjectPlan | ConnectionPlan) -> None:
             prepare(run, selection)
 
 
-async def market_lookup(run: Run, root: MarketLookup, pk: int | None) -> dict[str, object] | None:
-    if pk is None:
+def looked_up(root: Lookup, global_id: str) -> tuple[str, int] | None:
+    """The (type, pk) a lookup reads, None when graph.types.node.load_node answers null without
+    reading (garbage, another type than `only`, a type that is no Node); Decline for the Node types
+    not planned."""
+    decoded = ids.decode_any(global_id)
+    if decoded is None or (root.only is not None and decoded[0] != root.only):
         return None
-    found = await run.views.markets_by_ids([pk], run.plan.columns_of("Market"), joins_of(run, [root.plan]))
+    if decoded[0] not in root.plans:
+        if decoded[0] in UNPLANNED_NODES:
+            raise Decline(f"node of type {decoded[0]}")
+        return None
+    return decoded
+
+
+async def lookup(run: Run, root: Lookup, wanted: tuple[str, int] | None) -> dict[str, object] | None:
+    if wanted is None:
+        return None
+    type_name, pk = wanted
+    plan = root.plans[type_name]
+    columns = run.plan.columns_of(type_name)
+    if type_name == "Market":
+        found = await run.views.markets_by_ids([pk], columns, joins_of(run, [plan]))
+    else:
+        found = await run.views.users_by_ids([pk], columns)
     row = found.get(pk)
-    if row is None:
-        return None
-    return (await objects(run, root.plan, [row]))[0]
+    return None if row is None else (await objects(run, plan, [row]))[0]
 
 
 async def root_connection(run: Run, root: ConnectionPlan) -> dict[str, object]:

@@ -136,15 +136,17 @@ Builder = Callable[[Row, Sequence[list[object]], int, tuple[Callable[[int], bool
 
 
 @dataclass(frozen=True, slots=True)
-class MarketLookup:
-    """Query.market(id)."""
+class Lookup:
+    """Query.market(id), Query.user(id) or Query.node(id): one object by its global id, with a plan
+    per type it may be (`only`: the one type the field returns, None for `node`)."""
 
     key: str
     arguments: Arguments
-    plan: ObjectPlan
+    plans: dict[str, ObjectPlan]
+    only: str | None
 
 
-RootSelection = Constant | MarketLookup | ConnectionPlan
+RootSelection = Constant | Lookup | ConnectionPlan
 
 
 @dataclass(frozen=True, slots=True)
