@@ -228,3 +228,19 @@ async def test_a_plan_runs_as_many_statements_for_2_rows_as_for_20(
         assert len(response.json()["data"]["markets"]["edges"]) == rows
         counts[rows] = int(response.headers["X-SQL-Statements"])
     assert counts[2] == counts[20], counts
+
+
+async def test_a_plan_that_fails_is_answered_by_graphql_core(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the tests' shadow, a plan whose read fails hands the request to graphql-core."""
+    reads = reads_of(api)
+    monkeypatch.setattr(reads, "shadow", False)
+
+    async def broken(**_: object) -> None:
+        raise OSError("the read views' connection is gone")
+
+    monkeypatch.setattr(api.container.views, "market_page", broken)
+    query = "{ markets { totalCount } }"
+    await api.post(query)  # graphql-core validates and caches the document first
+    before = reads.answered
+    assert await api.data(query) == {"markets": {"totalCount": 0}}
+    assert reads.answered == before
