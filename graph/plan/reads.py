@@ -51,12 +51,17 @@ FAULTS = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"})
 
 def faulted(response: Response) -> bool:
     """Whether graphql-core's answer reports a failure of the machinery rather than of the request."""
-    if response.status_code == 200 and b'"errors"' not in response.body:
+    if response.status_code >= 500:
+        return True
+    body = getattr(response, "body", None)  # a streamed answer has none
+    if not isinstance(body, bytes) or b'"errors"' not in body:
         return False
-    body = loads(bytes(response.body))
-    errors = body.get("errors") if isinstance(body, dict) else None
-    codes = {e.get("extensions", {}).get("code") for e in errors or () if isinstance(e, dict)}
-    return response.status_code >= 500 or bool(codes & FAULTS)
+    try:
+        parsed = loads(body)
+    except (ValueError, RecursionError):
+        return False
+    errors = parsed.get("errors") if isinstance(parsed, dict) else None
+    return bool({e.get("extensions", {}).get("code") for e in errors or () if isinstance(e, dict)} & FAULTS)
 
 
 # What graphql-core coerces for an operation that declares no variables (whatever the client sent).
@@ -106,7 +111,7 @@ class CompiledReads:
     async def shadowed(self, request: Request, graphql: GraphQLPath) -> Response:
         """graphql-core's answer, after checking the plan's (if any) against it; its statements are not counted."""
         reference = await graphql(request)
-        if faulted(reference):
+        if self.container.views is None or request.method != "POST" or faulted(reference):
             return reference
         info = current.get()
         counted = (info.statements, info.cache_hits, info.cache_misses) if info is not None else None
