@@ -7,6 +7,8 @@ the service (a resolver, the CLI, a test). Both raise or refuse with the same co
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from domain.entities import User
 from domain.errors import Forbidden, Unauthenticated
 from domain.roles import ROLE_RANK, Permission, Role
@@ -32,6 +34,16 @@ def allowed(viewer: User | None, permission: Permission) -> bool:
 def owns_or(viewer: User | None, owner_id: int, permission: Permission) -> bool:
     """Whether the viewer is the owner, or holds `permission`."""
     return viewer is not None and (owner_id == viewer.id or viewer.can(permission))
+
+
+def owners_or(viewer: User | None, permission: Permission) -> Callable[[int], bool]:
+    """`owns_or` with the viewer and permission decided once, for a page of objects (graph.plan)."""
+    if viewer is None:
+        return lambda _owner_id: False
+    if viewer.can(permission):
+        return lambda _owner_id: True
+    viewer_id = viewer.id
+    return lambda owner_id: owner_id == viewer_id
 
 
 def require_signed_in(viewer: User | None) -> User:

@@ -18,6 +18,7 @@ from markets.stores.market_cache import MarketCache
 from markets.stores.market_events import Broadcaster
 from markets.tokens import TokenService
 from persistence.unit_of_work import Database, SqlUnitOfWork
+from persistence.views import PostgresViews
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class Application:
     jobs: Queue
     search: SearchServices
     api: Services
+    # The compiled read path's reads (graph.plan) with their own pool; None runs every read through graphql-core.
+    views: PostgresViews | None = None
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A unit of work on its own connection (the CLI's; requests use their scope's)."""
@@ -52,5 +55,7 @@ class Application:
         self.search.embedder.close()
         await self.events.close()
         await self.engine.dispose()
+        if self.views is not None:
+            await self.views.close()
         if self.redis is not None:
             await self.redis.aclose()

@@ -11,6 +11,7 @@ from graph.cursors import CursorCodec
 from graph.ports import RateLimiter
 from markets.application import Application
 from markets.commit_hooks import commit_hooks
+from markets.observability.request_metrics import count_statement
 from markets.passwords import Argon2Hasher
 from markets.redis_client import make_client
 from markets.search.services import build_search
@@ -19,6 +20,7 @@ from markets.stores import job_queue, market_cache, market_events, persisted_que
 from markets.tokens import TokenService
 from persistence.database import make_engine
 from persistence.unit_of_work import Database
+from persistence.views import PostgresViews
 
 
 def utc_now() -> datetime:
@@ -37,7 +39,11 @@ def bootstrap(
     events = market_events.build(settings, redis)
     jobs = job_queue.build(settings, redis)
     hooks = commit_hooks(market_cache=cache, events=events, jobs=jobs, listeners=commit_listeners)
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    views = read_views(settings)
+    engine = make_engine(
+        settings.database_url, pool_size=settings.db_pool_size,
+        reserved=settings.db_pool_size if views is not None else 0,
+    )
     database = Database(engine, after_commit=hooks, read_markets=cache.reading if cache is not None else None)
     search = build_search(settings, unit_of_work=database.unit_of_work, clock=clock)
     tokens = TokenService(secret=settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
@@ -53,5 +59,13 @@ def bootstrap(
         settings=settings, engine=engine, redis=redis, database=database, commit_hooks=hooks, clock=clock,
         hasher=hasher, tokens=tokens, market_cache=cache, rate_limiter=limiter,
         persisted_queries=persisted_queries.build(settings, redis), events=events, jobs=jobs, search=search,
-        api=api,
+        api=api, views=views,
     )
+
+
+def read_views(settings: Settings) -> PostgresViews | None:
+    """The compiled reads' own pool on PostgreSQL: DB_POOL_SIZE connections of the process's
+    2 × DB_POOL_SIZE (the engine keeps the rest). None on SQLite or with COMPILED_READS off."""
+    if not settings.compiled_reads or not settings.database_url.startswith("postgresql"):
+        return None
+    return PostgresViews(settings.database_url, max_connections=settings.db_pool_size, on_statement=count_statement)

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     request_body_timeout_seconds: float = Field(default=30.0, gt=0)
     keep_alive_timeout_seconds: int = Field(default=5, gt=0)
     db_pool_size: int = Field(default=10, gt=0)
+    # Read queries the planner handles skip graphql-core (graph.plan); PostgreSQL only.
+    compiled_reads: bool = True
+    # Tests: every planned request also runs through graphql-core, and any difference is a 500.
+    read_plan_shadow: bool = False
     db_startup_timeout_seconds: float = Field(default=60.0, ge=0)
     log_level: str = "INFO"
     # "json" or "console"; unset: JSON lines in production, console lines in development.

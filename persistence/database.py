@@ -28,8 +28,9 @@ log = logging.getLogger("markets.database")
 T = TypeVar("T")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """Build the process's engine, tuned per dialect."""
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, reserved: int = 0) -> AsyncEngine:
+    """Build the process's engine, tuned per dialect; `reserved` of its 2 × pool_size PostgreSQL
+    connections are left to the read views' own pool (persistence.views)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -41,7 +42,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             # opened: an overflow connection is closed whenever it comes back to a full pool, so
             # under load the pool opened and closed dozens per second, each new one paying a
             # connection, authentication and asyncpg's type introspection.
-            pool_size=2 * pool_size,
+            pool_size=max(1, 2 * pool_size - reserved),
             max_overflow=0,
             pool_recycle=1800,
             # JIT planning costs more than it saves on these small indexed queries.

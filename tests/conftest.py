@@ -96,6 +96,9 @@ def test_settings(url: str, **overrides: Any) -> Settings:
         # A loaded CI machine can take longer than the production bound of 0.25 s; tests of the
         # bound itself (Redis stalled or gone) set their own.
         "redis_timeout_seconds": 2.0,
+        # Every request the compiled read path answers is answered by graphql-core too, and must
+        # match byte for byte (graph.plan.reads): the whole suite is the planner's differential test.
+        "read_plan_shadow": True,
     }
     return Settings(database_url=url, **(defaults | overrides))
 

@@ -55,6 +55,8 @@ class Parsed:
     errors: tuple[GraphQLError, ...] = ()
     # graph.extensions.input_checks.DocumentStrings, once a request has needed them: what its strings say.
     strings: object | None = None
+    # graph.plan.nodes.Plan (or None: not planned) by operation name, once compiled (graph.plan.reads).
+    plans: Mapping[str | None, object] | None = None
 
 
 def count_tokens(document: DocumentNode) -> int:

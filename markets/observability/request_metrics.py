@@ -58,12 +58,17 @@ def accept_request_id(sent: str | None) -> str:
     return sent if sent is not None and VALID_REQUEST_ID.match(sent) else uuid.uuid4().hex
 
 
+def count_statement() -> None:
+    """Count one statement against the current request (the engine's, and the read views' own)."""
+    info = current.get()
+    if info is not None:
+        info.statements += 1
+
+
 def count_statements(engine: AsyncEngine) -> None:
     """Count every statement the engine sends against the current request's counter."""
 
     def before_cursor_execute(*_: Any) -> None:
-        info = current.get()
-        if info is not None:
-            info.statements += 1
+        count_statement()
 
     event.listen(engine.sync_engine, "before_cursor_execute", before_cursor_execute)

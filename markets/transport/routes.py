@@ -60,4 +60,5 @@ def asgi_app(
     )
     app.state.application = application
     app.state.schema = schema
+    app.state.reads = view.reads  # the compiled read path, for its tests
     return app

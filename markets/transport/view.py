@@ -29,13 +29,14 @@ from graph.extensions.persisted_queries import PersistedQueries
 from graph.loaders import Loaders
 from graph.schema import Schema
 from markets.application import Application
-from markets.observability.logs import conceal
-from markets.observability.observe import record_errors, record_viewer
+from markets.observability.observe import record_errors
+from markets.transport.admission import admit_request, known, token_subject
+from markets.transport.compiled_reads import CompiledReads
 from markets.transport.frames import SocketFrames
 from markets.transport.frontend import graphiql_page
 from markets.transport.json_codec import dumps, loads
 from markets.transport.operation_names import record_operation
-from markets.transport.proxies import client_address, parse_networks
+from markets.transport.proxies import parse_networks
 from markets.transport.responses import error_response
 from markets.transport.socket_limits import SocketCounts
 from markets.transport.websocket import SocketContext, SocketHandler, admit, authenticate, socket_context
@@ -69,6 +70,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.app = app
         self.proxies = parse_networks(settings.trusted_proxy_list)
         self.persisted = PersistedQueries(app.persisted_queries, only=settings.persisted_queries_only)
+        self.reads = CompiledReads(app=app, schema=schema, persisted_only=self.persisted.only, proxies=self.proxies)
         self.sockets = SocketCounts()
 
     def decode_json(self, data: str | bytes) -> object:
@@ -94,18 +96,10 @@ class GraphQLView(GraphQL[Context, None]):
             services=self.app.api, scope=scope, loaders=Loaders(scope), request=request, response=response,
         )
         request.state.context = context
-        context.client_address = client_address(request, self.proxies)
-        authorization = request.headers.get("authorization")
-        conceal(authorization)
-        conceal(authorization.strip().partition(" ")[2].strip() if authorization else None)
-        pk, invalid = self.token_subject(authorization)
-        # Counted before the database is asked anything; bad tokens count against the address.
-        context.rate_key = f"user:{pk}" if pk else f"address:{context.client_address}"
-        await self.app.rate_limiter.check_viewer(context.rate_key)
-        if invalid is not None:
-            raise invalid
-        context.viewer = await self.viewer(pk, context)
-        record_viewer(context.viewer)
+        admission = await admit_request(request, self.app, self.proxies, lambda pk: self.viewer(pk, context))
+        context.client_address, context.rate_key, context.viewer = (
+            admission.client_address, admission.rate_key, admission.viewer
+        )
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
@@ -119,12 +113,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     def token_subject(self, authorization: str | None) -> tuple[int | None, InvalidToken | None]:
         """The user pk a bearer token names, or the reason it is refused (neither without a header)."""
-        if authorization is None:
-            return None, None
-        try:
-            return self.app.tokens.user_id(authorization), None
-        except InvalidToken as error:
-            return None, error
+        return token_subject(self.app.tokens, authorization)
 
     @staticmethod
     async def viewer(pk: int | None, context: Context) -> User | None:
@@ -133,10 +122,7 @@ class GraphQLView(GraphQL[Context, None]):
             return None
         # Not through the user loader: a cached viewer would resolve a tick before its batch-mates
         # and split their batches in two.
-        user = await views.current_user(reads=context.scope, user_id=pk)
-        if user is None:
-            raise InvalidToken("The token's user no longer exists")
-        return user
+        return known(await views.current_user(reads=context.scope, user_id=pk))
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """Only for a browser (`Accept: text/html`, as the contract says), never for a persisted-query
@@ -196,7 +182,7 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope, receive=receive)
         try:
-            response = await self.run(request)
+            response = await self.reads.respond(request, self.run)
         except HTTPException as error:
             response = self.http_error(error)
         except RateLimited as error:
