@@ -187,7 +187,7 @@ def market_ids(case: Case, target: Target, client: int, clients: int) -> list[st
     return target.market_ids
 
 
-def request_maker(case: Case, target: Target, client: int, clients: int) -> BodyMaker | None:
+def request_maker(case: Case, target: Target, client: int, clients: int) -> BodyMaker:
     """A function returning a client's next request body for the case, or None when it has none left
     (a seller whose bought positions are all sold)."""
     ids: Iterator[str] = itertools.cycle(market_ids(case, target, client, clients))
