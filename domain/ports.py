@@ -167,6 +167,19 @@ class UnitOfWork(Reads, Protocol):
     async def commit(self) -> None: ...
 
 
+
+class StoreFaults(Protocol):
+    """What a failure of the data store means: persistence knows its driver's exceptions, the API only asks."""
+
+    def database_down(self, error: BaseException | None) -> bool:
+        """The store cannot be reached: SERVICE_UNAVAILABLE, not the request's fault."""
+        ...
+
+    def transient(self, error: BaseException) -> bool:
+        """The transaction failed for reasons of timing (deadlock, serialization, dropped connection)."""
+        ...
+
+
 class PasswordHasher(Protocol):
     async def hash(self, password: str) -> str: ...
     async def verify(self, password_hash: str, password: str) -> bool: ...

@@ -12,7 +12,7 @@ from graphql import DocumentNode
 
 from domain import views
 from domain.entities import User
-from domain.ports import Clock, Embedder, JobQueue, PasswordHasher, UnitOfWork, VectorIndex
+from domain.ports import Clock, Embedder, JobQueue, PasswordHasher, StoreFaults, UnitOfWork, VectorIndex
 from domain.services.ledger import Economy
 from graph.cursors import CursorCodec
 from graph.feeds import Feed
@@ -42,6 +42,8 @@ class Services:
     events: MarketEvents
     subscription_queue_size: int
     viewer_recheck_seconds: float
+    # What a database failure means (persistence.faults): SERVICE_UNAVAILABLE, or a mutation to run again.
+    faults: StoreFaults
 
 
 @dataclass

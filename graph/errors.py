@@ -19,10 +19,10 @@ from graphql.language import (
     visit,
 )
 from graphql.language.visitor import Visitor
-from sqlalchemy.exc import InterfaceError, OperationalError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import ErrorCode, code_extensions
+from domain.ports import StoreFaults
 from graph.scalars import ScalarInputError
 
 log = logging.getLogger("markets.errors")
@@ -36,7 +36,6 @@ VARIABLE_NAME = re.compile(r"^Variable '\$(\w+)'")
 # graphql-core's hints ("Did you mean 'markets'?") name fields and values: with introspection off they
 # would hand out the schema it hides.
 SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
-DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
 class ValidationPhase(SchemaExtension):
@@ -65,10 +64,6 @@ class ValidationPhase(SchemaExtension):
 def error_body(message: str, code: ErrorCode, **extensions: Any) -> dict[str, Any]:
     """A GraphQL error as the client reads it, for errors built outside graphql-core."""
     return {"message": message, "extensions": code_extensions(code, **extensions)}
-
-
-def is_database_down(error: BaseException | None) -> bool:
-    return isinstance(error, DATABASE_DOWN) or isinstance(getattr(error, "orig", None), DATABASE_DOWN)
 
 
 def literal_path(document: DocumentNode | None, target: Node) -> str | None:
@@ -124,7 +119,8 @@ def variable_fields(message: str, document: DocumentNode | None = None) -> dict[
 
 
 def classify(
-    error: GraphQLError, *, validation_failed: bool, document: DocumentNode | None, suggestions: bool = True
+    error: GraphQLError, *, validation_failed: bool, document: DocumentNode | None, faults: StoreFaults,
+    suggestions: bool = True,
 ) -> dict[str, Any]:
     """The client's view of one error: the code it carries (QUERY_TOO_COMPLEX…), else one by its phase.
 
@@ -147,7 +143,7 @@ def classify(
         # Execution errors with no path are variable values that did not coerce.
         fields = variable_fields(body["message"], document)
         return {**body, "extensions": code_extensions(ErrorCode.BAD_USER_INPUT, fields=fields)}
-    if is_database_down(original):
+    if faults.database_down(original):
         log.warning("database unavailable: %r", original)
         return {**body, **error_body("The database is unavailable", ErrorCode.SERVICE_UNAVAILABLE)}
     log.error("unexpected error at %s", error.path, exc_info=original or error)

@@ -16,7 +16,6 @@ from domain.entities import Market
 from domain.errors import NotFound, ServiceUnavailable
 from graph import ids
 from graph.context import CLOSE_TRY_AGAIN_LATER, SubscriptionContext
-from graph.errors import is_database_down
 from graph.feeds import Change, Feed
 from graph.types.enums import MarketStatusEnum
 from graph.types.objects import MarketType
@@ -87,7 +86,7 @@ async def current(context: SubscriptionContext, market_id: int) -> Market | None
         await context.recheck_viewer()
         market: Market | None = await context.loaders.market.load(market_id)
     except Exception as error:
-        if is_database_down(error):
+        if context.services.faults.database_down(error):
             raise ServiceUnavailable("The database is unavailable") from error
         raise
     return market

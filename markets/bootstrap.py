@@ -19,6 +19,7 @@ from markets.settings import Settings
 from markets.stores import job_queue, market_cache, market_events, persisted_queries, rate_limits
 from markets.tokens import TokenService
 from persistence.database import make_engine
+from persistence.faults import SqlFaults
 from persistence.unit_of_work import Database
 from persistence.views import PostgresViews
 
@@ -53,7 +54,7 @@ def bootstrap(
         scopes=database.scope, clock=clock, economy=settings.economy, cursors=CursorCodec(settings.jwt_secret),
         hasher=hasher, tokens=tokens, rate_limiter=limiter, jobs=jobs, query_embedder=search.queries,
         index=search.index, events=events, subscription_queue_size=settings.subscription_queue_size,
-        viewer_recheck_seconds=settings.ws_viewer_recheck_seconds,
+        viewer_recheck_seconds=settings.ws_viewer_recheck_seconds, faults=SqlFaults(),
     )
     return Application(
         settings=settings, engine=engine, redis=redis, database=database, commit_hooks=hooks, clock=clock,

@@ -7,29 +7,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 log = logging.getLogger("markets.retries")
 
-# serialization_failure, deadlock_detected: the transaction may simply be run again.
-TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
 ATTEMPTS = 3
 
 
-def is_transient(error: BaseException) -> bool:
-    if not isinstance(error, DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True
-    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return state in TRANSIENT_SQLSTATES
-
-
-def retrying(on_retry: Callable[[], Awaitable[None]]) -> AsyncRetrying:
-    """The retry policy; `on_retry` runs before each new attempt (to drop a broken connection)."""
+def retrying(on_retry: Callable[[], Awaitable[None]], transient: Callable[[BaseException], bool]) -> AsyncRetrying:
+    """The retry policy for failures `transient` says may pass (domain.ports.StoreFaults); `on_retry` runs
+    before each new attempt (to drop a broken connection)."""
 
     async def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -37,7 +26,7 @@ def retrying(on_retry: Callable[[], Awaitable[None]]) -> AsyncRetrying:
         await on_retry()
 
     return AsyncRetrying(
-        retry=retry_if_exception(is_transient), stop=stop_after_attempt(ATTEMPTS),
+        retry=retry_if_exception(transient), stop=stop_after_attempt(ATTEMPTS),
         wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05), before_sleep=before_sleep,
         reraise=True,
     )
@@ -50,7 +39,7 @@ class RetryTransientErrors(FieldExtension):
     """
 
     async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any) -> Any:
-        async for attempt in retrying(info.context.scope.release):
+        async for attempt in retrying(info.context.scope.release, info.context.services.faults.transient):
             with attempt:
                 return await next_(source, info, **kwargs)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover

@@ -23,7 +23,7 @@ from domain import views
 from domain.entities import User
 from domain.errors import ErrorCode, InvalidToken, RateLimited
 from graph.context import Context
-from graph.errors import classify, is_database_down
+from graph.errors import classify
 from graph.extensions.input_checks import request_refusal
 from graph.extensions.persisted_queries import PersistedQueries
 from graph.loaders import Loaders
@@ -40,6 +40,7 @@ from markets.transport.proxies import parse_networks
 from markets.transport.responses import error_response
 from markets.transport.socket_limits import SocketCounts
 from markets.transport.websocket import SocketContext, SocketHandler, admit, authenticate, socket_context
+from persistence.faults import is_database_down
 
 RETRY_AFTER_SECONDS = "5"
 
@@ -160,7 +161,7 @@ class GraphQLView(GraphQL[Context, None]):
             return {"data": result.data}
         errors = [
             classify(e, validation_failed=context.validation_failed, document=context.document,
-                     suggestions=self.app.settings.explorer_enabled)
+                     faults=self.app.api.faults, suggestions=self.app.settings.explorer_enabled)
             for e in result.errors
         ]
         record_errors(errors)

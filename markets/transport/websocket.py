@@ -49,7 +49,7 @@ from strawberry.types.graphql import OperationType
 from domain.entities import User
 from domain.errors import ErrorCode, InvalidToken, RateLimited
 from graph.context import CLOSE_FORBIDDEN, CLOSE_TRY_AGAIN_LATER, Context, SubscriptionContext
-from graph.errors import INTERNAL, classify, error_body, is_database_down
+from graph.errors import INTERNAL, classify, error_body
 from graph.extensions.input_checks import request_refusal
 from graph.extensions.persisted_queries import ONLY_PERSISTED, sha256_hex
 from graph.loaders import Loaders
@@ -59,6 +59,7 @@ from markets.transport.frames import frame_problem
 from markets.transport.json_codec import dumps
 from markets.transport.proxies import Network, client_address
 from markets.transport.socket_limits import CLOSE_TOO_MANY_SOCKETS, CostBudget, SocketCounts, TooManySockets
+from persistence.faults import is_database_down
 
 log = logging.getLogger("markets.websocket")
 
@@ -175,6 +176,7 @@ def with_code(error: GraphQLError, context: SocketContext, *, from_stream: bool)
         body = stream_failure(original or error)
     else:
         body = classify(error, validation_failed=context.validation_failed, document=context.document,
+                        faults=context.services.faults,
                         suggestions=context.suggestions)
     error.message = body["message"]
     error.extensions = body["extensions"]

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from graph.extensions.retries import RetryTransientErrors, is_transient
+from graph.extensions.retries import RetryTransientErrors
+from persistence.faults import SqlFaults, is_transient
 
 
 class DriverError(Exception):
@@ -42,8 +43,11 @@ class Session:
 
 
 class Info:
+    """A resolver's info: its scope, and the services' reading of database failures (persistence.faults)."""
+
     def __init__(self) -> None:
-        self.context = type("Context", (), {"scope": Session()})()
+        services = type("Services", (), {"faults": SqlFaults()})()
+        self.context = type("Context", (), {"scope": Session(), "services": services})()
 
 
 async def test_a_mutation_runs_again_on_a_fresh_connection_after_a_transient_error() -> None:
