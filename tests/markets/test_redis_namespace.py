@@ -144,3 +144,15 @@ async def test_a_job_is_queued_only_for_its_database(deployments: Deployments, r
         await redis.aclose()
     mine = namespace(deployments.one.container.settings)
     assert keys and all(key.startswith((f"saq:{mine}", f"saq:job:{mine}")) for key in keys), keys
+
+
+async def test_a_rate_limit_window_counts_only_its_database(
+    test_database_url: str, other_database_url: str, redis_server: RedisServer
+) -> None:
+    """One request a minute: spent on a server of one database, refused by its peer, still free on the other."""
+    limited = {"redis_url": redis_server.url, "rate_limit_per_minute": 1}
+    async with instance(test_database_url, **limited) as one, instance(test_database_url, **limited) as one_again, \
+            instance(other_database_url, **limited) as other:
+        assert (await one.post(QUERY)).status_code == 200
+        assert (await one_again.post(QUERY)).status_code == 429
+        assert (await other.post(QUERY)).status_code == 200
