@@ -13,7 +13,7 @@ from domain.services.search import REINDEX_STALE
 from markets.application import Application
 from markets.jobs import JobDeps
 from markets.observability.metrics import count_job
-from markets.stores.job_queue import LocalJobQueue, SaqJobQueue, make_worker, retry_policy
+from markets.stores.job_queue import LocalJobQueue, make_worker, saq_queue
 
 log = logging.getLogger("markets.search")
 
@@ -66,8 +66,7 @@ async def run_saq(app: Application, *, concurrency: int, burst: bool) -> None:
     assert settings.redis_url
     # A client of its own: the shared one bounds every call to REDIS_TIMEOUT_SECONDS, and a
     # worker blocks on Redis while it waits for work.
-    jobs = SaqJobQueue(Redis.from_url(settings.redis_url), policy=retry_policy(settings),
-                       failed_ttl=settings.failed_job_ttl_seconds)
+    jobs = saq_queue(settings, Redis.from_url(settings.redis_url))
     await app.search.embedder.ready()
     await jobs.queue.connect()
     try:

@@ -3,7 +3,10 @@ store degrades when Redis fails — log a warning, count it (markets_redis_failu
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
@@ -26,6 +29,21 @@ def make_client(settings: Settings) -> Redis | None:
         socket_connect_timeout=timeout,
     )
     return Redis(connection_pool=pool)
+
+
+def namespace(settings: Settings) -> str:
+    """The prefix of every key, channel and queue name this deployment uses in Redis: REDIS_NAMESPACE, else
+    `markets:` and 8 hex digits of the sha256 of DATABASE_URL's host:port/name (never its user or password).
+    Servers of one database must share their cache, queries, limits, events and jobs; servers of different
+    databases sharing a Redis must never see each other's (a worker would run another database's jobs)."""
+    if settings.redis_namespace:
+        return settings.redis_namespace
+    parts = urlsplit(settings.database_url)
+    # A file database (SQLite) has no host: its absolute path names it.
+    where = f"{(parts.hostname or '').lower()}:{parts.port or ''}{parts.path}" if parts.hostname else os.path.abspath(
+        parts.path.removeprefix("/")
+    )
+    return f"markets:{hashlib.sha256(where.encode()).hexdigest()[:8]}:"
 
 
 def degrade(component: str, log: logging.Logger, message: str, *args: object) -> None:

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./markets.db"
     redis_url: str | None = None
+    # The prefix of every Redis key, channel and queue name of this deployment (markets.redis_client.namespace);
+    # unset: derived from DATABASE_URL, so deployments of one database share and different databases never meet.
+    redis_namespace: str | None = Field(default=None, min_length=1, max_length=100)
     jwt_secret: str = DEVELOPMENT_SECRET
     jwt_ttl_seconds: int = Field(default=3600, gt=0)
     environment: Literal["development", "production"] = "development"

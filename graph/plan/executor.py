@@ -9,7 +9,7 @@ a page of markets with their creators and positions with their holders is two st
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphql.execution.values import VariableValues, get_argument_values
@@ -39,6 +39,7 @@ from graph.plan.nodes import (
 from graph.plan.rules import shown_to
 from graph.resolvers.markets import cursor_scope, domain_filter
 from graph.types.inputs import MarketFilterInput, MarketOrderInput
+from graph.types.paging import child_scope
 
 # Node types graphql-core answers for `node(id)` (a Transaction is shown to its user and admins only).
 UNPLANNED_NODES = frozenset({"Position", "Transaction"})
@@ -68,6 +69,8 @@ class Run:
     cursors: CursorCodec
     variables: VariableValues
     requests: dict[int, PageRequest | RootPage] = field(default_factory=dict)
+    # A child connection's `after`, read before any statement but checked once its parents are known.
+    afters: dict[int, str] = field(default_factory=dict)
 
     def arguments(self, arguments: Arguments) -> dict[str, Any]:
         try:
@@ -136,13 +139,27 @@ def prepare(run: Run, plan: ObjectPlan | ConnectionPlan) -> None:
         elif isinstance(selection, ConnectionPlan):
             given = run.arguments(selection.arguments)
             try:
-                run.requests[id(selection)] = page_request(
-                    first=given.get("first"), last=None,
-                    cursor_after=run.cursors.decode(given.get("after"), selection.scope, argument="after"),
-                )
+                run.requests[id(selection)] = page_request(first=given.get("first"), last=None)
             except DomainError as error:
                 raise Decline(str(error)) from error
+            if given.get("after") is not None:
+                run.afters[id(selection)] = given["after"]
             prepare(run, selection)
+
+
+def child_request(run: Run, connection: ConnectionPlan, parent_ids: Sequence[int]) -> PageRequest:
+    """The page request of a child connection; its `after` must have been issued for every parent (so a cursor
+    given fits one parent at most), else graphql-core reports it at each field's path."""
+    request = run.requests[id(connection)]
+    assert isinstance(request, PageRequest)
+    after = run.afters.get(id(connection))
+    if after is None:
+        return request
+    try:
+        keys = [run.cursors.decode(after, child_scope(connection.scope, pid), argument="after") for pid in parent_ids]
+    except DomainError as error:
+        raise Decline(str(error)) from error
+    return replace(request, after=keys[0]) if keys else request
 
 
 def looked_up(root: Lookup, global_id: str) -> tuple[str, int] | None:
@@ -187,9 +204,8 @@ async def root_connection(run: Run, root: ConnectionPlan) -> dict[str, object]:
 
 
 async def child_connections(run: Run, connection: ConnectionPlan, parents: Sequence[Row]) -> list[object]:
-    request = run.requests[id(connection)]
-    assert isinstance(request, PageRequest)
     parent_ids = [row["id"] for row in parents]
+    request = child_request(run, connection, parent_ids)
     pages = await run.views.position_pages_by_market(
         parent_ids, run.plan.columns_of(connection.node_type), request, joins_of(run, node_plans(connection))
     )
@@ -199,7 +215,8 @@ async def child_connections(run: Run, connection: ConnectionPlan, parents: Seque
     built: list[object] = []
     offset = 0
     for pid, page in zip(parent_ids, ordered, strict=True):
-        built.append(connection_value(run, connection, page, nodes, offset, counts.get(pid, 0), connection.scope))
+        scope = child_scope(connection.scope, pid)
+        built.append(connection_value(run, connection, page, nodes, offset, counts.get(pid, 0), scope))
         offset += len(page.items)
     return built
 

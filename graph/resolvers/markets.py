@@ -44,8 +44,12 @@ def plain(value: object) -> object:
 
 
 def cursor_scope(where: MarketFilter, order: MarketOrder) -> str:
-    """Cursors belong to one ordering and filter; this string names the pair."""
+    """Cursors belong to one ordering and filter; this string names the pair. nameContains matches as
+    lower(name) LIKE lower(pattern) does, so its case variants name one filter and share cursors."""
     given = {name: plain(value) for name, value in asdict(where).items() if value not in (None, False)}
+    name = given.get("name_contains")
+    if isinstance(name, str):
+        given["name_contains"] = name.lower()
     return json.dumps(["markets", order.field.value, order.direction.value, given], sort_keys=True)
 
 

@@ -34,12 +34,14 @@ from saq.types import PartialTimersDict
 from domain.ports import FailedJob, QueueStats
 from markets.jobs import FUNCTIONS, PERIODIC, JobDeps, JobFunction, OnFinish, RetryPolicy, log_failure, timeout_of
 from markets.observability.metrics import count_job
+from markets.redis_client import namespace
 from markets.settings import Settings
 
 log = logging.getLogger("markets.jobs")
 
-QUEUE_NAME = "markets"
-FAILED_KEY = f"markets:jobs:{QUEUE_NAME}:failed"
+# After the deployment's namespace (markets.redis_client.namespace): saq keeps the queue's keys under
+# `saq:<name>:` and `saq:job:<name>:`, so a worker takes only its own database's jobs.
+QUEUE_NAME = "jobs"
 # A stopping worker lets its running jobs finish this long before cancelling (they are then retried).
 SHUTDOWN_GRACE_SECONDS = 20
 OUTCOMES = {Status.COMPLETE: "complete", Status.FAILED: "failed", Status.QUEUED: "retried"}
@@ -50,11 +52,13 @@ class SaqJobQueue:
 
     backend = "redis"
 
-    def __init__(self, redis: Redis, *, policy: RetryPolicy, failed_ttl: int) -> None:
+    def __init__(self, redis: Redis, *, policy: RetryPolicy, failed_ttl: int, namespace: str) -> None:
         self.redis = redis
         self.policy = policy
         self.failed_ttl = failed_ttl
-        self.queue = RedisQueue(redis, name=QUEUE_NAME)
+        self.name = namespace + QUEUE_NAME
+        self.failed_key = f"{self.name}:failed"
+        self.queue = RedisQueue(redis, name=self.name)
         self.queue.register_before_enqueue(self._apply_policy)
 
     async def _apply_policy(self, job: Job) -> None:
@@ -75,7 +79,7 @@ class SaqJobQueue:
             pipe.llen(self.queue.namespace("queued"))
             pipe.llen(self.queue.namespace("active"))
             pipe.zcard(self.queue.namespace("incomplete"))
-            pipe.zcount(FAILED_KEY, now - self.failed_ttl, "+inf")
+            pipe.zcount(self.failed_key, now - self.failed_ttl, "+inf")
             pipe.zcount(self.queue.namespace("stats"), int(now * 1000), "+inf")
             queued, active, incomplete, failed, workers = await pipe.execute()
         return QueueStats(
@@ -85,13 +89,13 @@ class SaqJobQueue:
 
     async def clear(self) -> None:
         """Delete every job of this queue, waiting, running or kept as failed (saq's keys and ours)."""
-        patterns = (f"saq:{QUEUE_NAME}:*", f"saq:job:{QUEUE_NAME}:*", FAILED_KEY)
+        patterns = (f"saq:{self.name}:*", f"saq:job:{self.name}:*", self.failed_key)
         keys = [key for pattern in patterns async for key in self.redis.scan_iter(match=pattern)]
         if keys:
             await self.redis.delete(*keys)
 
     async def failed(self, limit: int = 20) -> list[FailedJob]:
-        found = await self.redis.zrevrange(FAILED_KEY, 0, max(limit - 1, 0))
+        found = await self.redis.zrevrange(self.failed_key, 0, max(limit - 1, 0))
         keys = [key.decode() if isinstance(key, bytes) else str(key) for key in found]
         return [failed_job(job) for job in await self.queue.jobs(keys) if job is not None]
 
@@ -100,8 +104,8 @@ class SaqJobQueue:
         now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.expire(job.id, self.failed_ttl)
-            pipe.zadd(FAILED_KEY, {job.key: now})
-            pipe.zremrangebyscore(FAILED_KEY, 0, now - self.failed_ttl)
+            pipe.zadd(self.failed_key, {job.key: now})
+            pipe.zremrangebyscore(self.failed_key, 0, now - self.failed_ttl)
             await pipe.execute()
         log_failure(job.id, job.function, job.kwargs or {}, job.attempts, job.error)
 
@@ -156,7 +160,7 @@ def hooks(jobs: SaqJobQueue, deps: JobDeps, concurrency: int, on_finish: OnFinis
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["deps"] = deps
-        log.info("job worker ready: queue %s, embedder %s, %d at a time", QUEUE_NAME, deps.embedder.name, concurrency)
+        log.info("job worker ready: queue %s, embedder %s, %d at a time", jobs.name, deps.embedder.name, concurrency)
 
     async def shutdown(_: dict[str, Any]) -> None:
         log.info("job worker stopped; peak memory %.0f MiB", peak_memory_mib())
@@ -324,9 +328,17 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 Queue = SaqJobQueue | LocalJobQueue
 
 
+def saq_queue(settings: Settings, redis: Redis) -> SaqJobQueue:
+    """The deployment's queue in Redis (the server's, whose client `build` is given, and a worker's, with a
+    client of its own): one name for both, in the deployment's namespace."""
+    return SaqJobQueue(
+        redis, policy=retry_policy(settings), failed_ttl=settings.failed_job_ttl_seconds, namespace=namespace(settings)
+    )
+
+
 def build(settings: Settings, redis: Redis | None) -> Queue:
     """saq over the shared Redis when there is one, else the in-process queue."""
     if redis is not None:
-        return SaqJobQueue(redis, policy=retry_policy(settings), failed_ttl=settings.failed_job_ttl_seconds)
+        return saq_queue(settings, redis)
     return LocalJobQueue(policy=retry_policy(settings), concurrency=settings.job_concurrency, on_finish=count_job,
                          periodic=settings.periodic_jobs)

@@ -26,7 +26,7 @@ from domain.events import MarketWrites
 from domain.pagination import MarketFilter, MarketOrder, Page, PageRequest
 from domain.ports import MarketChanges, MarketRepository
 from markets.observability.metrics import count_cache_lookups
-from markets.redis_client import REDIS_ERRORS, degrade
+from markets.redis_client import REDIS_ERRORS, degrade, namespace
 from markets.settings import Settings
 
 log = logging.getLogger("markets.cache")
@@ -34,8 +34,9 @@ FLIGHT_LINGER_SECONDS = 1.0
 
 Generation = str
 # v2: entries carry the pools; entries in the older shape are simply never read.
-PREFIX = "markets:market:v2:"
-GENERATION_PREFIX = "markets:market-generation:"
+# After the deployment's namespace (markets.redis_client.namespace).
+PREFIX = "market:v2:"
+GENERATION_PREFIX = "market-generation:"
 
 # Store each (key, generation key, expected generation, value) only if the generation holds.
 STORE_IF_CURRENT = """
@@ -88,14 +89,16 @@ def as_text(value: bytes | str) -> str:
 
 
 class RedisMarketStore:
-    def __init__(self, redis: Redis, *, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, *, ttl_seconds: int, namespace: str) -> None:
         self._redis = redis
+        self._entries = namespace + PREFIX
+        self._generations = namespace + GENERATION_PREFIX
         self._ttl = ttl_seconds
         self._store_if_current = redis.register_script(STORE_IF_CURRENT)
 
     async def lookup(self, ids: Sequence[int]) -> tuple[dict[int, Market], dict[int, Generation]]:
         """Entries and, for the misses, their generations: one MGET."""
-        keys = [PREFIX + str(i) for i in ids] + [GENERATION_PREFIX + str(i) for i in ids]
+        keys = [self._entries + str(i) for i in ids] + [self._generations + str(i) for i in ids]
         values = await self._redis.mget(keys)
         entries, generations = values[: len(ids)], values[len(ids) :]
         hits = {i: decode(raw) for i, raw in zip(ids, entries, strict=True) if raw is not None}
@@ -106,7 +109,7 @@ class RedisMarketStore:
         keys: list[str] = []
         args: list[Any] = [self._ttl]
         for market in markets:
-            keys += [PREFIX + str(market.id), GENERATION_PREFIX + str(market.id)]
+            keys += [self._entries + str(market.id), self._generations + str(market.id)]
             args += [generations[market.id], encode(market)]
         if keys:
             await self._store_if_current(keys=keys, args=args)
@@ -115,15 +118,15 @@ class RedisMarketStore:
         """Bump each generation and drop each entry, atomically, in one round trip."""
         async with self._redis.pipeline(transaction=True) as pipe:
             for market_id in ids:
-                pipe.incr(GENERATION_PREFIX + str(market_id))
+                pipe.incr(self._generations + str(market_id))
                 # Outlives any entry stored under the old generation; an expired one reads as 0.
-                pipe.expire(GENERATION_PREFIX + str(market_id), self._ttl * 2 + 60)
-                pipe.delete(PREFIX + str(market_id))
+                pipe.expire(self._generations + str(market_id), self._ttl * 2 + 60)
+                pipe.delete(self._entries + str(market_id))
             await pipe.execute()
 
     async def clear(self) -> None:
         """Delete every entry and generation of this deployment's cache."""
-        for prefix in (PREFIX, GENERATION_PREFIX):
+        for prefix in (self._entries, self._generations):
             keys = [key async for key in self._redis.scan_iter(match=prefix + "*")]
             if keys:
                 await self._redis.delete(*keys)
@@ -323,7 +326,8 @@ def build(settings: Settings, redis: Redis | None) -> MarketCache | None:
     ttl = settings.market_cache_ttl_seconds
     if ttl == 0:
         return None
-    store: MarketStore = RedisMarketStore(redis, ttl_seconds=ttl) if redis is not None else MemoryMarketStore(
-        ttl_seconds=ttl
+    store: MarketStore = (
+        RedisMarketStore(redis, ttl_seconds=ttl, namespace=namespace(settings)) if redis is not None
+        else MemoryMarketStore(ttl_seconds=ttl)
     )
     return MarketCache(store, on_lookup=count_cache_lookups)

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from domain.events import MarketWrites
 from graph.feeds import KINDS, Change, Feed, Kind, changes_of
 from markets.observability.metrics import SUBSCRIPTIONS
-from markets.redis_client import REDIS_ERRORS, degrade
+from markets.redis_client import REDIS_ERRORS, degrade, namespace
 from markets.settings import Settings
 
 log = logging.getLogger("markets.events")
@@ -107,12 +107,12 @@ class RedisBroadcaster(Broadcaster):
     writes are missed until the listener reconnects (with backoff), and failures are logged and counted.
     """
 
-    def __init__(self, redis: Redis, *, url: str, timeout_seconds: float) -> None:
+    def __init__(self, redis: Redis, *, url: str, timeout_seconds: float, namespace: str) -> None:
         super().__init__()
         self.redis = redis
         self.url = url
         self.timeout_seconds = timeout_seconds
-        self.channel = channel_name(redis)
+        self.channel = channel_name(redis, namespace)
         self.origin = uuid.uuid4().hex
         self.listener: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
@@ -197,13 +197,16 @@ def listener_stopped(task: asyncio.Task[None]) -> None:
         log.error("market events: the Redis listener stopped", exc_info=task.exception())
 
 
-def channel_name(redis: Redis) -> str:
-    """`markets:<db>:events`: pub/sub ignores database numbers, deployments sharing a server must not."""
-    return f"markets:{redis.connection_pool.connection_kwargs.get('db', 0)}:events"
+def channel_name(redis: Redis, namespace: str) -> str:
+    """`<namespace><db>:events`: pub/sub ignores database numbers and key prefixes, deployments sharing a
+    server must not hear each other's markets."""
+    return f"{namespace}{redis.connection_pool.connection_kwargs.get('db', 0)}:events"
 
 
 def build(settings: Settings, redis: Redis | None) -> Broadcaster:
     """Through Redis when the process has it, in-process otherwise."""
     if redis is None or not settings.redis_url:
         return Broadcaster()
-    return RedisBroadcaster(redis, url=settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
+    return RedisBroadcaster(
+        redis, url=settings.redis_url, timeout_seconds=settings.redis_timeout_seconds, namespace=namespace(settings)
+    )

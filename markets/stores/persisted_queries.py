@@ -12,12 +12,12 @@ from redis.asyncio import Redis
 
 from domain.bounded import BoundedLRU, text_bytes
 from graph.ports import QueryStore
-from markets.redis_client import REDIS_ERRORS, degrade
+from markets.redis_client import REDIS_ERRORS, degrade, namespace
 from markets.settings import Settings
 
 log = logging.getLogger("markets.persisted")
 
-KEY_PREFIX = "markets:apq:"
+KEY_PREFIX = "apq:"  # after the deployment's namespace (markets.redis_client.namespace)
 # Queries clients registered themselves expire (a client re-registers on a miss); `register`'s never do.
 TTL_SECONDS = 24 * 3600
 LOCAL_ENTRIES = 1024
@@ -55,8 +55,9 @@ class RedisStore:
     miss (the client then sends the text) and a store is skipped; both are logged, neither fails.
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, namespace: str) -> None:
         self.redis = redis
+        self.prefix = namespace + KEY_PREFIX
         self.local = MemoryStore()
 
     async def get(self, sha: str) -> str | None:
@@ -65,7 +66,7 @@ class RedisStore:
         if query is not None:
             return query
         try:
-            raw = await self.redis.get(KEY_PREFIX + sha)
+            raw = await self.redis.get(self.prefix + sha)
         except REDIS_ERRORS as error:
             self.failed("lookup", error)
             return None
@@ -79,7 +80,7 @@ class RedisStore:
         """Store a query in Redis (permanent ones without expiry) and locally."""
         await self.local.put(sha, query)
         try:
-            await self.redis.set(KEY_PREFIX + sha, query, ex=None if permanent else TTL_SECONDS)
+            await self.redis.set(self.prefix + sha, query, ex=None if permanent else TTL_SECONDS)
         except REDIS_ERRORS as error:
             self.failed("store", error)
 
@@ -91,4 +92,4 @@ class RedisStore:
 
 def build(settings: Settings, redis: Redis | None) -> QueryStore:
     """Redis when the process has it, this process's memory otherwise."""
-    return RedisStore(redis) if redis is not None else MemoryStore()
+    return RedisStore(redis, namespace=namespace(settings)) if redis is not None else MemoryStore()

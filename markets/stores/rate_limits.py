@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from domain import validation
 from domain.errors import BadUserInput, RateLimited
 from markets.observability.metrics import RATE_LIMITED
-from markets.redis_client import REDIS_ERRORS, degrade
+from markets.redis_client import REDIS_ERRORS, degrade, namespace
 from markets.settings import Settings
 
 log = logging.getLogger("markets.ratelimit")
@@ -61,12 +61,13 @@ class Window(Protocol):
 
 
 class RedisWindow:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, namespace: str) -> None:
         self._script = redis.register_script(SLIDING_LOG)
+        self._prefix = namespace + "rate:"
 
     async def admit(self, key: str, limit: int, cost: int = 1) -> float | None:
         wait = await self._script(
-            keys=["markets:rate:" + key], args=[WINDOW_SECONDS, limit, uuid.uuid4().hex, cost]
+            keys=[self._prefix + key], args=[WINDOW_SECONDS, limit, uuid.uuid4().hex, cost]
         )
         return float(wait) if wait is not None else None
 
@@ -153,7 +154,7 @@ class RateLimiter:
 
 def build(settings: Settings, redis: Redis | None) -> RateLimiter:
     """The limits the settings configure, counted in Redis when the process has it, in this process otherwise."""
-    window: Window = RedisWindow(redis) if redis is not None else MemoryWindow()
+    window: Window = RedisWindow(redis, namespace=namespace(settings)) if redis is not None else MemoryWindow()
     return RateLimiter(
         window, per_minute=settings.rate_limit_per_minute, auth_per_minute=settings.auth_rate_limit_per_minute
     )

@@ -15,7 +15,7 @@ from domain.pagination import MarketFilter, MarketOrder
 from domain.roles import Role
 from graph.cursors import CursorCodec
 from graph.resolvers.markets import cursor_scope
-from tests.conftest import Api, codes
+from tests.conftest import Api, Member, codes
 from tests.factories import BASE, at, insert_market, insert_position, insert_user, market_id, position_id, user_id
 
 MARKETS = """
@@ -837,3 +837,80 @@ async def test_case_insensitivity_covers_letters_beyond_ascii(api: Api) -> None:
     assert names == sorted(names, key=str.lower)
     walk = await walk_forward(api, 1, 6, orderBy={"field": "NAME", "direction": "ASC"})
     assert walk == node_ids(page)
+
+
+USER_TRANSACTIONS = """
+query($id: ID!, $first: Int, $after: String) {
+  user(id: $id) { transactions(first: $first, after: $after) {
+    totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor startCursor } } }
+}
+"""
+
+
+def child_parents(family: Family, root: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two parents of a child connection, each with at least one child."""
+    if root == "market":
+        return {"id": market_id(family.markets[0])}, {"id": market_id(family.markets[1])}
+    return {"id": user_id(family.alice)}, {"id": user_id(family.bob)}
+
+
+@pytest.mark.parametrize("query", [
+    pytest.param(USER_MARKETS, id="User.markets"),
+    pytest.param(USER_POSITIONS, id="User.positions"),
+    pytest.param(USER_TRANSACTIONS, id="User.transactions"),
+    pytest.param(MARKET_POSITIONS, id="Market.positions"),
+])
+async def test_child_cursor_belongs_to_its_parent(api: Api, family: Family, query: str) -> None:
+    """A cursor of one parent's children is refused on another parent's, and pages its own parent."""
+    for user in (family.alice, family.bob):
+        for amount in ("5", "7"):
+            await api.fund(Member(user=user, token=""), amount)
+    root = "market" if query is MARKET_POSITIONS else "user"
+    admin = token_for(api, family.admin)
+    parent_a, parent_b = child_parents(family, root)
+    first = await api.data(query, {**parent_a, "first": 1}, token=admin)
+    cursor = next(iter(first[root].values()))["pageInfo"]["endCursor"]
+    other = await api.gql(query, {**parent_b, "first": 1, "after": cursor}, token=admin)
+    assert codes(other) == ["BAD_USER_INPUT"], other
+    assert "after" in other["errors"][0]["extensions"]["fields"]
+    own = await api.data(query, {**parent_a, "first": 1, "after": cursor}, token=admin)
+    connection = next(iter(own[root].values()))
+    assert connection["edges"] and connection["edges"][0]["cursor"] != cursor
+
+
+async def test_a_child_cursor_given_to_every_parent_is_refused(api: Api, family: Family) -> None:
+    """One `after` for the positions of every market: it fits one market only, so the others refuse it (and
+    Position connections are non-null, so the whole answer is that error)."""
+    first = await api.data(MARKET_POSITIONS, {"id": market_id(family.markets[0]), "first": 1})
+    cursor = first["market"]["positions"]["pageInfo"]["endCursor"]
+    body = await api.gql(
+        "query($after: String) { markets(first: 100) { edges { node { id positions(first: 1, after: $after) "
+        "{ edges { node { id } } } } } } }", {"after": cursor},
+    )
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["path"][-1] == "positions"
+    assert "after" in body["errors"][0]["extensions"]["fields"]
+    assert body["data"] is None
+
+
+@pytest.mark.parametrize("casing", CASINGS)
+async def test_name_contains_cursors_are_shared_by_case_variants(api: Api, catalog: Catalog, casing: Any) -> None:
+    """nameContains matches whatever the case, so a cursor of one case variant pages every other."""
+    page = await markets_page(api, first=2, filter={"nameContains": "market"})
+    cursor = page["pageInfo"]["endCursor"]
+    whole = await markets_page(api, first=100, filter={"nameContains": "market"})
+    variant = await markets_page(api, first=2, after=cursor, filter={"nameContains": casing("market")})
+    assert node_ids(variant) == node_ids(whole)[2:4]
+    other = await api.gql(MARKETS, {"first": 2, "after": cursor, "filter": {"nameContains": "markets"}})
+    assert codes(other) == ["BAD_USER_INPUT"]
+
+
+async def test_an_int_out_of_range_is_a_validation_error_as_literal_and_bad_input_as_variable(api: Api) -> None:
+    """GraphQL checks literals when it validates the document and variables when it coerces them (README,
+    "Error codes"): the same value answers GRAPHQL_VALIDATION_FAILED as a literal, BAD_USER_INPUT as a variable."""
+    literal = await api.gql("{ markets(first: 99999999999) { totalCount } }")
+    assert codes(literal) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert literal.get("data") is None
+    variable = await api.gql(MARKETS, {"first": 99999999999})
+    assert codes(variable) == ["BAD_USER_INPUT"]
+    assert variable.get("data") is None

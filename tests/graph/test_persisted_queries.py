@@ -27,6 +27,7 @@ from graph.extensions.persisted_queries import sha256_hex as sha
 from markets.asgi import create_app
 from markets.bootstrap import bootstrap
 from markets.passwords import Argon2Hasher
+from markets.redis_client import namespace
 from markets.stores.persisted_queries import KEY_PREFIX, TTL_SECONDS, MemoryStore, RedisStore
 from markets.transport.view import GraphQLView
 from tests.conftest import FAST_HASHER, Api, codes, test_settings
@@ -233,15 +234,17 @@ async def test_redis_shares_queries_between_instances(instances: Serve, redis_14
     one, two = await instances(redis_url=REDIS_URL), await instances(redis_url=REDIS_URL)
     assert isinstance(one.persisted.store, RedisStore)
     assert (await one.send("POST", QUERY, sha(QUERY))).status_code == 200
-    assert redis_14.get(KEY_PREFIX + sha(QUERY)) == QUERY.encode()
-    assert 0 < redis_14.ttl(KEY_PREFIX + sha(QUERY)) <= TTL_SECONDS
+    key = one.persisted.store.prefix + sha(QUERY)
+    assert key.startswith(namespace(one.api.container.settings))
+    assert redis_14.get(key) == QUERY.encode()
+    assert 0 < redis_14.ttl(key) <= TTL_SECONDS
     assert "data" in (await two.send("GET", sha256=sha(QUERY))).json()
 
 
 async def test_registered_queries_do_not_expire_in_redis(instances: Serve, redis_14: redis.Redis) -> None:
     app = await instances(redis_url=REDIS_URL)
     assert await register(app.api.container.persisted_queries, QUERY) == sha(QUERY)
-    assert redis_14.ttl(KEY_PREFIX + sha(QUERY)) == -1
+    assert redis_14.ttl(namespace(app.api.container.settings) + KEY_PREFIX + sha(QUERY)) == -1
 
 
 @METHODS

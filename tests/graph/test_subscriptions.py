@@ -24,11 +24,12 @@ from domain.roles import Role
 from graph import ids
 from graph.extensions.persisted_queries import sha256_hex
 from graph.feeds import Change
+from markets.redis_client import namespace
 from markets.stores.market_events import encode
 from markets.stores.persisted_queries import KEY_PREFIX
 from markets.tokens import TokenService
 from persistence.unit_of_work import SqlUnitOfWork
-from tests.conftest import TEST_SECRET, Api, Member
+from tests.conftest import TEST_SECRET, Api, Member, test_settings
 from tests.live import ENDED, WAIT_SECONDS, LiveServer, Watch, close_code, serving, watching
 from tests.redis_server import RedisServer, private_redis
 
@@ -367,13 +368,14 @@ async def test_a_client_ping_is_answered_with_a_pong(solo: LiveServer) -> None:
 
 
 async def test_a_subscriber_too_slow_for_its_queue_is_dropped_with_1013(
-    tight: LiveServer, live_redis: RedisServer
+    tight: LiveServer, live_redis: RedisServer, test_database_url: str
 ) -> None:
     """More markets pending than SUBSCRIPTION_QUEUE_SIZE (5): the socket is closed, nothing buffered."""
     drops = await tight.metric("markets_websocket_drops_total")
     async with watching(tight, EVENTS) as watch:
         burst = [Change(pk, "created") for pk in range(1, 11)]  # from "another instance", in one message
-        live_redis.client().publish("markets:1:events", encode("elsewhere", burst))
+        channel = f"{namespace(test_settings(test_database_url))}1:events"  # the server's, on Redis db 1
+        live_redis.client().publish(channel, encode("elsewhere", burst))
         assert close_code(await watch.end()) == 1013
     assert await tight.metric("markets_websocket_drops_total") == drops + 1
 
@@ -444,7 +446,8 @@ async def test_with_persisted_queries_only_a_subscription_must_be_registered(
 ) -> None:
     registered = print_ast(parse("subscription { marketEvents { id } }"))  # the text gql sends
     redis_url = live_redis.url.removesuffix("/0") + "/2"
-    Redis.from_url(redis_url).set(KEY_PREFIX + sha256_hex(registered), registered)
+    key = namespace(test_settings(test_database_url)) + KEY_PREFIX + sha256_hex(registered)
+    Redis.from_url(redis_url).set(key, registered)
     with serving(test_database_url, REDIS_URL=redis_url, PERSISTED_QUERIES_ONLY="true") as server:
         async with server.client() as session:
             with pytest.raises(TransportQueryError) as refused:

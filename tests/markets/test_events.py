@@ -72,8 +72,8 @@ async def test_the_broadcaster_offers_each_change_to_its_market_and_to_every_mar
 async def test_redis_down_still_tells_this_instances_subscribers() -> None:
     url = f"redis://127.0.0.1:{free_port()}/3"  # nothing listens there
     redis = Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2)
-    broadcaster = RedisBroadcaster(redis, url=url, timeout_seconds=0.2)
-    assert broadcaster.channel == channel_name(redis) == "markets:3:events"
+    broadcaster = RedisBroadcaster(redis, url=url, timeout_seconds=0.2, namespace="markets:test:")
+    assert broadcaster.channel == channel_name(redis, "markets:test:") == "markets:test:3:events"
     feed = Feed(every, capacity=5)
     try:
         await broadcaster.subscribe(feed)  # waits (bounded) for a listener that cannot connect
@@ -88,7 +88,7 @@ async def test_redis_down_still_tells_this_instances_subscribers() -> None:
 async def test_an_instance_ignores_its_own_messages_and_malformed_ones() -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     redis = Redis.from_url(url)
-    broadcaster = RedisBroadcaster(redis, url=url, timeout_seconds=0.2)
+    broadcaster = RedisBroadcaster(redis, url=url, timeout_seconds=0.2, namespace="markets:test:")
     feed = Feed(every, capacity=5)
     broadcaster.every_market.add(feed)
     broadcaster.receive(encode(broadcaster.origin, [Change(1, "created")]))

@@ -28,6 +28,7 @@ from domain.services.positions import PURGE_IDEMPOTENCY_KEYS
 from domain.services.search import CLOSE_EXPIRED_MARKETS, INDEX_MARKET, REINDEX_STALE
 from markets.background import job_deps
 from markets.jobs import RetryPolicy
+from markets.redis_client import namespace
 from markets.search.embedders import resolve
 from markets.stores.job_queue import LocalJobQueue, SaqJobQueue, make_worker
 from persistence.tables import market_embeddings
@@ -88,7 +89,7 @@ async def status_of(api: Api, pk: int) -> str:
 
 
 def test_saq_workers_schedule_the_periodic_jobs_unless_told_not_to(api: Api) -> None:
-    jobs = SaqJobQueue(Redis.from_url("redis://127.0.0.1:1/0"), policy=RetryPolicy(), failed_ttl=60)
+    jobs = SaqJobQueue(Redis.from_url("redis://127.0.0.1:1/0"), policy=RetryPolicy(), failed_ttl=60, namespace="t:")
     crons = {job.function.__name__: job.cron for job in make_worker(jobs, job_deps(api.container), concurrency=1)
              .cron_jobs}
     assert crons == {CLOSE_EXPIRED_MARKETS: "* * * * *", REINDEX_STALE: "*/10 * * * *",
@@ -163,7 +164,10 @@ async def test_saq_jobs_retry_with_backoff_then_fail_visibly(
     api: Api, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     flaky, broken = failing(failures=2), failing(failures=99)
-    jobs = SaqJobQueue(Redis.from_url(redis_server.url), policy=RetryPolicy(retries=3, delay=0.05), failed_ttl=3600)
+    jobs = SaqJobQueue(
+        Redis.from_url(redis_server.url), policy=RetryPolicy(retries=3, delay=0.05), failed_ttl=3600,
+        namespace=namespace(api.container.settings),
+    )
     await jobs.queue.connect()
     async with running_worker(jobs, job_deps(api.container), {"flaky": flaky, "broken": broken}):
         keys = [(await jobs.queue.enqueue(name)).key for name in ("flaky", "broken")]  # type: ignore[union-attr]
@@ -346,7 +350,10 @@ def test_worker_and_jobs_need_redis() -> None:
 
 
 async def test_jobs_lists_the_failed_ones(api: Api, redis_server: RedisServer, test_database_url: str) -> None:
-    jobs = SaqJobQueue(Redis.from_url(redis_server.url), policy=RetryPolicy(retries=0), failed_ttl=3600)
+    jobs = SaqJobQueue(  # the deployment's queue, which `markets jobs` on test_database_url lists
+        Redis.from_url(redis_server.url), policy=RetryPolicy(retries=0), failed_ttl=3600,
+        namespace=namespace(api.container.settings),
+    )
     await jobs.queue.connect()
     async with running_worker(jobs, job_deps(api.container), {"broken": failing(failures=9)}):
         key = (await jobs.queue.enqueue("broken", market_id=3)).key  # type: ignore[union-attr]

@@ -131,7 +131,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[MarketStore]:
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     client = Redis(port=server.port)
-    yield RedisMarketStore(client, ttl_seconds=300)
+    yield RedisMarketStore(client, ttl_seconds=300, namespace="markets:test:")
     await client.aclose()
 
 

@@ -97,7 +97,8 @@ async def test_the_query_vector_cache_is_bounded_by_entries_and_bytes(test_datab
 async def test_persisted_queries_in_memory_are_bounded_by_entries_and_bytes(test_database_url: str) -> None:
     store = MemoryStore()
     assert (store.recent.max_entries, store.recent.max_bytes) == (LOCAL_ENTRIES, LOCAL_BYTES)
-    assert isinstance(RedisStore(redis.Redis()).local, MemoryStore)  # with Redis: the same bounded store in front
+    # With Redis: the same bounded store in front.
+    assert isinstance(RedisStore(redis.Redis(), namespace="markets:test:").local, MemoryStore)
     async with instance(test_database_url, redis_url=None) as api:  # without Redis: the in-process store
         view_store = next(
             r.endpoint.persisted.store for r in api.http._transport.app.routes  # type: ignore[attr-defined]
