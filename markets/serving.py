@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -20,6 +21,9 @@ from markets.settings import Settings
 from markets.transport.json_codec import dumps
 
 HEADER_TIMEOUT_MESSAGE = "The request's headers took too long to arrive"
+# The collector's first generation runs after this many new container objects (Python's default
+# is 700): a nested page builds a few thousand short-lived dicts and lists, which died young anyway.
+YOUNG_GENERATION_THRESHOLD = 20_000
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -35,6 +39,18 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "http": "markets.serving:TimedHttpToolsProtocol",
         "timeout_keep_alive": settings.keep_alive_timeout_seconds,
     }
+
+
+def settle_garbage_collector() -> None:
+    """Once the app is built: its schema, engine and modules (hundreds of thousands of objects that
+    live as long as the process) are moved out of the collector's sight (gc.freeze), and young
+    collections run less often. Each request's garbage is freed by reference counting; the
+    collector only looks for cycles, and under load its full passes over the long-lived heap were
+    a tenth of the nested page's CPU (py-spy, attributed to whichever frame allocated)."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
 
 
 @functools.cache
