@@ -156,9 +156,21 @@ def where_clause(conditions: Sequence[str]) -> str:
 
 
 def sort_key_reader(width: int) -> Callable[[Row], SortKey]:
-    """A row's sort key: its `sort_0` … columns (two at least: the id breaks ties), as selected beside it."""
+    """A row's sort key: its `sort_0` … columns (two at least: the id breaks ties), as selected beside
+    it; no columns (width 0), an empty key."""
+    if not width:
+        return no_key
     reader: Callable[[Row], SortKey] = itemgetter(*[f"sort_{i}" for i in range(width)])
     return reader
+
+
+def no_key(_row: Row) -> SortKey:
+    return ()
+
+
+def sort_keys_selected(ordering: Ordering, keyed: bool) -> str:
+    """The ordering's expressions as `sort_0` …, each after a comma; none when no cursor is shown."""
+    return "".join(f", {e} AS sort_{i}" for i, (e, _) in enumerate(ordering)) if keyed else ""
 
 
 async def nothing_to_reset(_connection: asyncpg.Connection) -> None:
@@ -229,18 +241,19 @@ class PostgresViews:
 
     async def market_page(
         self, *, columns: Sequence[str], filter: MarketFilter, order: MarketOrder, request: PageRequest,
-        joins: Sequence[Join] = (), counted: bool = False,
+        joins: Sequence[Join] = (), counted: bool = False, keyed: bool = True,
     ) -> tuple[Page[Row], int | None]:
         ordering = market_ordering(order)
         sql = Statement()
         matching = market_conditions(sql, filter)
         conditions = [*matching, *cursor_bounds(sql, ordering, request)]
-        sort_keys = ", ".join(f"{e} AS sort_{i}" for i, (e, _) in enumerate(ordering))
+        # The outer ordering (with joins) reads the sort keys: selected then whether keyed or not.
+        sort_keys = sort_keys_selected(ordering, keyed or bool(joins))
         # Counted by the same statement: an uncorrelated subquery, which PostgreSQL runs once.
         count = f", (SELECT count(*) FROM markets{where_clause(matching)}) AS total_count" if counted else ""
         walk = walked(ordering, request)
         query = (
-            f"SELECT {selected('markets', columns)}, {sort_keys}{count} FROM markets{where_clause(conditions)} "
+            f"SELECT {selected('markets', columns)}{sort_keys}{count} FROM markets{where_clause(conditions)} "
             f"ORDER BY {order_clause(walk)} LIMIT {sql.param(request.size + 1)}"
         )
         if joins:
@@ -248,7 +261,7 @@ class PostgresViews:
             outer = ", ".join(f"b.sort_{i} {'DESC' if d else 'ASC'}" for i, (_, d) in enumerate(walk))
             query = f"SELECT b.*{users} FROM ({query}) AS b{clauses} ORDER BY {outer}"
         rows: list[Row] = list(await self._fetch(query, sql.params))
-        key_of = sort_key_reader(len(ordering))
+        key_of = sort_key_reader(len(ordering) if keyed else 0)
         total = rows[0]["total_count"] if counted and rows else None
         return to_page(rows, [key_of(row) for row in rows], request), total
 
@@ -258,7 +271,8 @@ class PostgresViews:
         return int((await self._fetch(query, sql.params))[0][0])
 
     async def position_pages_by_market(
-        self, market_ids: Sequence[int], columns: Sequence[str], request: PageRequest, joins: Sequence[Join] = ()
+        self, market_ids: Sequence[int], columns: Sequence[str], request: PageRequest, joins: Sequence[Join] = (),
+        keyed: bool = True,
     ) -> Mapping[int, Page[Row]]:
         if not market_ids:
             return {}
@@ -266,16 +280,18 @@ class PostgresViews:
         sql = Statement()
         conditions = [f"market_id = ANY({sql.param(sorted(set(market_ids)))}::bigint[])",
                       *cursor_bounds(sql, ordering, request)]
-        sort_keys = ", ".join(f"{e} AS sort_{i}" for i, (e, _) in enumerate(ordering))
         users, clauses = joined("ranked", joins)
+        # The rank only orders and cuts: not selected (one column fewer to decode per row).
         query = (
-            f"SELECT ranked.*{users} FROM (SELECT {selected('positions', [*columns, 'market_id'])}, {sort_keys}, "
+            f"SELECT {selected('positions', [*columns, 'market_id'], 'ranked.')}"
+            f"{''.join(f', ranked.sort_{i}' for i in range(len(ordering))) if keyed else ''}{users} "
+            f"FROM (SELECT {selected('positions', [*columns, 'market_id'])}{sort_keys_selected(ordering, keyed)}, "
             f"row_number() OVER (PARTITION BY market_id ORDER BY {order_clause(walked(ordering, request))}) "
             f"AS page_rank FROM positions{where_clause(conditions)}) AS ranked{clauses} "
             f"WHERE ranked.page_rank <= {sql.param(request.size + 1)} ORDER BY ranked.market_id, ranked.page_rank"
         )
         grouped: dict[int, tuple[list[Row], list[SortKey]]] = {pid: ([], []) for pid in market_ids}
-        key_of = sort_key_reader(len(ordering))
+        key_of = sort_key_reader(len(ordering) if keyed else 0)
         for row in await self._fetch(query, sql.params):
             items, keys = grouped[row["market_id"]]
             items.append(row)
