@@ -280,7 +280,8 @@ class JobQueue(Protocol):
 # every method is one statement however many ids it is given, so a plan never runs N+1.
 
 class Row(Protocol):
-    """One row: its columns by name."""
+    """One row: its columns by name; money columns as their exact text with two places (`12.50`),
+    which is how the API writes them (sort keys keep their Decimals)."""
 
     def __getitem__(self, column: str) -> Any: ...
 

@@ -1,8 +1,11 @@
 """The read views (domain.ports.ReadViews) on PostgreSQL through raw asyncpg: the compiled read path's reads.
 
-Rows are asyncpg's records as they come: NUMERIC(14, 2) keeps its two places and timestamptz
-arrives in UTC, the very values persistence.types gives the repositories (the differential tests
-compare both paths byte for byte). No SQLAlchemy session and no transaction: each read is one
+Rows are asyncpg's records as they come, but for the money columns: NUMERIC(14, 2) is selected as
+its text (`12.50`, always two places: PostgreSQL never writes a numeric with an exponent), which is
+what graph.scalars.serialize_decimal writes of the Decimal; decoding a Decimal per amount and
+quantizing it again was most of the cost of a page's amounts. Timestamptz arrives in UTC, the
+very values persistence.types gives the repositories (the differential tests compare both paths
+byte for byte). No SQLAlchemy session and no transaction: each read is one
 statement, and at READ COMMITTED every statement has its own snapshot whether or not a BEGIN
 wraps it, so autocommit single statements read exactly what the session path reads, minus its
 BEGIN/ROLLBACK round trips and its per-statement compilation. Only the columns a plan asks for
@@ -42,6 +45,8 @@ COLUMNS = {
         "id", "market_id", "user_id", "outcome", "amount", "created_at", "shares", "proceeds", "sold_at", "payout",
     }),
 }
+# The NUMERIC(14, 2) columns, selected as their text.
+MONEY_COLUMNS = frozenset({"balance", "volume", "yes_pool", "no_pool", "amount", "shares", "proceeds", "payout"})
 # Foreign keys naming a user; a join's alias as the planner writes it.
 FOREIGN_KEYS = frozenset({"creator_id", "user_id"})
 JOIN_ALIAS = re.compile(r"j[0-9]+")
@@ -63,7 +68,9 @@ def market_ordering(order: MarketOrder) -> Ordering:
     if order.field is MarketSortField.END_DATE:
         return (NULLS_LAST_FLAG, False), ("end_date", descending), ("id", descending)
     expression = {
-        MarketSortField.CREATED_AT: "created_at", MarketSortField.VOLUME: "volume", MarketSortField.NAME: "lower(name)",
+        # Qualified: a bare `volume` in ORDER BY would be the selected column, volume's text.
+        MarketSortField.CREATED_AT: "created_at", MarketSortField.VOLUME: "markets.volume",
+        MarketSortField.NAME: "lower(name)",
     }[order.field]
     return (expression, descending), ("id", descending)
 
@@ -135,7 +142,19 @@ def checked(table: str, columns: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(["id", *columns]))
 
 
+def column_value(qualifier: str, column: str, name: str) -> str:
+    """A column as selected under `name`: money as its text."""
+    if column in MONEY_COLUMNS:
+        return f"{qualifier}{column}::text AS {name}"
+    return f"{qualifier}{column}" if name == column else f"{qualifier}{column} AS {name}"
+
+
 def selected(table: str, columns: Sequence[str], qualifier: str = "") -> str:
+    return ", ".join(column_value(qualifier, column, column) for column in checked(table, columns))
+
+
+def reselected(table: str, columns: Sequence[str], qualifier: str) -> str:
+    """The columns of a subquery that selected them already (money already its text)."""
     return ", ".join(qualifier + column for column in checked(table, columns))
 
 
@@ -145,7 +164,7 @@ def joined(base: str, joins: Sequence[Join]) -> tuple[str, str]:
         if not JOIN_ALIAS.fullmatch(join.alias) or join.column not in FOREIGN_KEYS:
             raise ValueError(f"not a join: {join}")
     columns = "".join(
-        f', {j.alias}.{c} AS "{j.alias}.{c}"' for j in joins for c in checked("users", j.columns)
+        ", " + column_value(j.alias + ".", c, f'"{j.alias}.{c}"') for j in joins for c in checked("users", j.columns)
     )
     clauses = "".join(f" LEFT JOIN users AS {j.alias} ON {j.alias}.id = {base}.{j.column}" for j in joins)
     return columns, clauses
@@ -283,7 +302,7 @@ class PostgresViews:
         users, clauses = joined("ranked", joins)
         # The rank only orders and cuts: not selected (one column fewer to decode per row).
         query = (
-            f"SELECT {selected('positions', [*columns, 'market_id'], 'ranked.')}"
+            f"SELECT {reselected('positions', [*columns, 'market_id'], 'ranked.')}"
             f"{''.join(f', ranked.sort_{i}' for i in range(len(ordering))) if keyed else ''}{users} "
             f"FROM (SELECT {selected('positions', [*columns, 'market_id'])}{sort_keys_selected(ordering, keyed)}, "
             f"row_number() OVER (PARTITION BY market_id ORDER BY {order_clause(walked(ordering, request))}) "
