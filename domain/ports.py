@@ -293,7 +293,8 @@ class JobQueue(Protocol):
 # every method is one statement however many ids it is given, so a plan never runs N+1.
 
 class Row(Protocol):
-    """One row: its columns by name."""
+    """One row: its columns by name; money columns as their exact text with two places (`12.50`),
+    which is how the API writes them (sort keys keep their Decimals)."""
 
     def __getitem__(self, column: str) -> Any: ...
 
@@ -325,18 +326,20 @@ class ReadViews(Protocol):
 
     async def market_page(
         self, *, columns: Sequence[str], filter: MarketFilter, order: MarketOrder, request: PageRequest,
-        joins: Sequence[Join] = (), counted: bool = False,
+        joins: Sequence[Join] = (), counted: bool = False, keyed: bool = True,
     ) -> tuple[Page[Row], int | None]:
-        """One keyset page of markets, with each row's sort key; with `counted`, how many markets the
-        filter matches (None when the page is empty: ask market_count)."""
+        """One keyset page of markets, with each row's sort key (an empty key without `keyed`); with
+        `counted`, how many markets the filter matches (None when the page is empty: ask market_count)."""
 
     async def market_count(self, *, filter: MarketFilter) -> int:
         """How many markets the filter matches."""
 
     async def position_pages_by_market(
-        self, market_ids: Sequence[int], columns: Sequence[str], request: PageRequest, joins: Sequence[Join] = ()
+        self, market_ids: Sequence[int], columns: Sequence[str], request: PageRequest, joins: Sequence[Join] = (),
+        keyed: bool = True,
     ) -> Mapping[int, Page[Row]]:
-        """The same page of positions (newest first) for each market, in one statement."""
+        """The same page of positions (newest first) for each market, in one statement; each row's
+        sort key only when `keyed` (else an empty key)."""
 
     async def position_counts_by_market(self, market_ids: Sequence[int]) -> Mapping[int, int]:
         """How many positions each market has, in one statement."""

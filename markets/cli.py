@@ -92,8 +92,11 @@ def serve(args: argparse.Namespace) -> None:
 
 def app_factory() -> Any:
     from markets.asgi import create_app
+    from markets.serving import settle_garbage_collector
 
-    return create_app(logged_settings())
+    app = create_app(logged_settings())
+    settle_garbage_collector()
+    return app
 
 
 def migrate(_: argparse.Namespace) -> None:

@@ -1,8 +1,11 @@
 """The read views (domain.ports.ReadViews) on PostgreSQL through raw asyncpg: the compiled read path's reads.
 
-Rows are asyncpg's records as they come: NUMERIC(14, 2) keeps its two places and timestamptz
-arrives in UTC, the very values persistence.types gives the repositories (the differential tests
-compare both paths byte for byte). No SQLAlchemy session and no transaction: each read is one
+Rows are asyncpg's records as they come, but for the money columns: NUMERIC(14, 2) is selected as
+its text (`12.50`, always two places: PostgreSQL never writes a numeric with an exponent), which is
+what graph.scalars.serialize_decimal writes of the Decimal; decoding a Decimal per amount and
+quantizing it again was most of the cost of a page's amounts. Timestamptz arrives in UTC, the
+very values persistence.types gives the repositories (the differential tests compare both paths
+byte for byte). No SQLAlchemy session and no transaction: each read is one
 statement, and at READ COMMITTED every statement has its own snapshot whether or not a BEGIN
 wraps it, so autocommit single statements read exactly what the session path reads, minus its
 BEGIN/ROLLBACK round trips and its per-statement compilation. Only the columns a plan asks for
@@ -42,6 +45,8 @@ COLUMNS = {
         "id", "market_id", "user_id", "outcome", "amount", "created_at", "shares", "proceeds", "sold_at", "payout",
     }),
 }
+# The NUMERIC(14, 2) columns, selected as their text.
+MONEY_COLUMNS = frozenset({"balance", "volume", "yes_pool", "no_pool", "amount", "shares", "proceeds", "payout"})
 # Foreign keys naming a user; a join's alias as the planner writes it.
 FOREIGN_KEYS = frozenset({"creator_id", "user_id"})
 JOIN_ALIAS = re.compile(r"j[0-9]+")
@@ -63,7 +68,9 @@ def market_ordering(order: MarketOrder) -> Ordering:
     if order.field is MarketSortField.END_DATE:
         return (NULLS_LAST_FLAG, False), ("end_date", descending), ("id", descending)
     expression = {
-        MarketSortField.CREATED_AT: "created_at", MarketSortField.VOLUME: "volume", MarketSortField.NAME: "lower(name)",
+        # Qualified: a bare `volume` in ORDER BY would be the selected column, volume's text.
+        MarketSortField.CREATED_AT: "created_at", MarketSortField.VOLUME: "markets.volume",
+        MarketSortField.NAME: "lower(name)",
     }[order.field]
     return (expression, descending), ("id", descending)
 
@@ -135,7 +142,19 @@ def checked(table: str, columns: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(["id", *columns]))
 
 
+def column_value(qualifier: str, column: str, name: str) -> str:
+    """A column as selected under `name`: money as its text."""
+    if column in MONEY_COLUMNS:
+        return f"{qualifier}{column}::text AS {name}"
+    return f"{qualifier}{column}" if name == column else f"{qualifier}{column} AS {name}"
+
+
 def selected(table: str, columns: Sequence[str], qualifier: str = "") -> str:
+    return ", ".join(column_value(qualifier, column, column) for column in checked(table, columns))
+
+
+def reselected(table: str, columns: Sequence[str], qualifier: str) -> str:
+    """The columns of a subquery that selected them already (money already its text)."""
     return ", ".join(qualifier + column for column in checked(table, columns))
 
 
@@ -145,7 +164,7 @@ def joined(base: str, joins: Sequence[Join]) -> tuple[str, str]:
         if not JOIN_ALIAS.fullmatch(join.alias) or join.column not in FOREIGN_KEYS:
             raise ValueError(f"not a join: {join}")
     columns = "".join(
-        f', {j.alias}.{c} AS "{j.alias}.{c}"' for j in joins for c in checked("users", j.columns)
+        ", " + column_value(j.alias + ".", c, f'"{j.alias}.{c}"') for j in joins for c in checked("users", j.columns)
     )
     clauses = "".join(f" LEFT JOIN users AS {j.alias} ON {j.alias}.id = {base}.{j.column}" for j in joins)
     return columns, clauses
@@ -156,9 +175,21 @@ def where_clause(conditions: Sequence[str]) -> str:
 
 
 def sort_key_reader(width: int) -> Callable[[Row], SortKey]:
-    """A row's sort key: its `sort_0` … columns (two at least: the id breaks ties), as selected beside it."""
+    """A row's sort key: its `sort_0` … columns (two at least: the id breaks ties), as selected beside
+    it; no columns (width 0), an empty key."""
+    if not width:
+        return no_key
     reader: Callable[[Row], SortKey] = itemgetter(*[f"sort_{i}" for i in range(width)])
     return reader
+
+
+def no_key(_row: Row) -> SortKey:
+    return ()
+
+
+def sort_keys_selected(ordering: Ordering, keyed: bool) -> str:
+    """The ordering's expressions as `sort_0` …, each after a comma; none when no cursor is shown."""
+    return "".join(f", {e} AS sort_{i}" for i, (e, _) in enumerate(ordering)) if keyed else ""
 
 
 async def nothing_to_reset(_connection: asyncpg.Connection) -> None:
@@ -229,18 +260,19 @@ class PostgresViews:
 
     async def market_page(
         self, *, columns: Sequence[str], filter: MarketFilter, order: MarketOrder, request: PageRequest,
-        joins: Sequence[Join] = (), counted: bool = False,
+        joins: Sequence[Join] = (), counted: bool = False, keyed: bool = True,
     ) -> tuple[Page[Row], int | None]:
         ordering = market_ordering(order)
         sql = Statement()
         matching = market_conditions(sql, filter)
         conditions = [*matching, *cursor_bounds(sql, ordering, request)]
-        sort_keys = ", ".join(f"{e} AS sort_{i}" for i, (e, _) in enumerate(ordering))
+        # The outer ordering (with joins) reads the sort keys: selected then whether keyed or not.
+        sort_keys = sort_keys_selected(ordering, keyed or bool(joins))
         # Counted by the same statement: an uncorrelated subquery, which PostgreSQL runs once.
         count = f", (SELECT count(*) FROM markets{where_clause(matching)}) AS total_count" if counted else ""
         walk = walked(ordering, request)
         query = (
-            f"SELECT {selected('markets', columns)}, {sort_keys}{count} FROM markets{where_clause(conditions)} "
+            f"SELECT {selected('markets', columns)}{sort_keys}{count} FROM markets{where_clause(conditions)} "
             f"ORDER BY {order_clause(walk)} LIMIT {sql.param(request.size + 1)}"
         )
         if joins:
@@ -248,7 +280,7 @@ class PostgresViews:
             outer = ", ".join(f"b.sort_{i} {'DESC' if d else 'ASC'}" for i, (_, d) in enumerate(walk))
             query = f"SELECT b.*{users} FROM ({query}) AS b{clauses} ORDER BY {outer}"
         rows: list[Row] = list(await self._fetch(query, sql.params))
-        key_of = sort_key_reader(len(ordering))
+        key_of = sort_key_reader(len(ordering) if keyed else 0)
         total = rows[0]["total_count"] if counted and rows else None
         return to_page(rows, [key_of(row) for row in rows], request), total
 
@@ -258,7 +290,8 @@ class PostgresViews:
         return int((await self._fetch(query, sql.params))[0][0])
 
     async def position_pages_by_market(
-        self, market_ids: Sequence[int], columns: Sequence[str], request: PageRequest, joins: Sequence[Join] = ()
+        self, market_ids: Sequence[int], columns: Sequence[str], request: PageRequest, joins: Sequence[Join] = (),
+        keyed: bool = True,
     ) -> Mapping[int, Page[Row]]:
         if not market_ids:
             return {}
@@ -266,16 +299,18 @@ class PostgresViews:
         sql = Statement()
         conditions = [f"market_id = ANY({sql.param(sorted(set(market_ids)))}::bigint[])",
                       *cursor_bounds(sql, ordering, request)]
-        sort_keys = ", ".join(f"{e} AS sort_{i}" for i, (e, _) in enumerate(ordering))
         users, clauses = joined("ranked", joins)
+        # The rank only orders and cuts: not selected (one column fewer to decode per row).
         query = (
-            f"SELECT ranked.*{users} FROM (SELECT {selected('positions', [*columns, 'market_id'])}, {sort_keys}, "
+            f"SELECT {reselected('positions', [*columns, 'market_id'], 'ranked.')}"
+            f"{''.join(f', ranked.sort_{i}' for i in range(len(ordering))) if keyed else ''}{users} "
+            f"FROM (SELECT {selected('positions', [*columns, 'market_id'])}{sort_keys_selected(ordering, keyed)}, "
             f"row_number() OVER (PARTITION BY market_id ORDER BY {order_clause(walked(ordering, request))}) "
             f"AS page_rank FROM positions{where_clause(conditions)}) AS ranked{clauses} "
             f"WHERE ranked.page_rank <= {sql.param(request.size + 1)} ORDER BY ranked.market_id, ranked.page_rank"
         )
         grouped: dict[int, tuple[list[Row], list[SortKey]]] = {pid: ([], []) for pid in market_ids}
-        key_of = sort_key_reader(len(ordering))
+        key_of = sort_key_reader(len(ordering) if keyed else 0)
         for row in await self._fetch(query, sql.params):
             items, keys = grouped[row["market_id"]]
             items.append(row)

@@ -195,7 +195,7 @@ async def root_connection(run: Run, root: ConnectionPlan) -> dict[str, object]:
     assert isinstance(page_of, RootPage)
     page, count = await run.views.market_page(
         columns=run.plan.columns_of("Market"), filter=page_of.filter, order=page_of.order, request=page_of.request,
-        joins=joins_of(run, node_plans(root)), counted=root.counted,
+        joins=joins_of(run, node_plans(root)), counted=root.counted, keyed=root.keyed,
     )
     if root.counted and count is None:
         count = await run.views.market_count(filter=page_of.filter)
@@ -207,7 +207,8 @@ async def child_connections(run: Run, connection: ConnectionPlan, parents: Seque
     parent_ids = [row["id"] for row in parents]
     request = child_request(run, connection, parent_ids)
     pages = await run.views.position_pages_by_market(
-        parent_ids, run.plan.columns_of(connection.node_type), request, joins_of(run, node_plans(connection))
+        parent_ids, run.plan.columns_of(connection.node_type), request, joins_of(run, node_plans(connection)),
+        keyed=connection.keyed,
     )
     counts = await run.views.position_counts_by_market(parent_ids) if connection.counted else {}
     ordered = [pages.get(pid) or Page() for pid in parent_ids]

@@ -5,10 +5,11 @@ graph.ids), so both paths spell every value alike."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from domain.entities import pool_probability
 from graph import ids
-from graph.scalars import serialize_datetime, serialize_decimal
+from graph.scalars import serialize_datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +26,7 @@ class ScalarSpec:
         return self.template.format(**{column: f"row[{prefix + column!r}]" for column in self.columns})
 
 
-WRITERS = {"encode_id": ids.encode, "decimal": serialize_decimal, "instant": serialize_datetime,
-           "probability": pool_probability}
+WRITERS = {"encode_id": ids.encode, "instant": serialize_datetime, "probability": pool_probability, "exact": Decimal}
 
 
 def global_id(type_name: str) -> ScalarSpec:
@@ -45,11 +45,13 @@ def written(writer: str, column: str, *, nullable: bool = False) -> ScalarSpec:
 
 
 def decimal(column: str) -> ScalarSpec:
-    return written("decimal", column)
+    """Money: the read views select NUMERIC(14, 2) as its text, which is the very string
+    graph.scalars.serialize_decimal writes (two places, no exponent)."""
+    return plain(column)
 
 
 def optional_decimal(column: str) -> ScalarSpec:
-    return written("decimal", column, nullable=True)
+    return plain(column)  # None stays None
 
 
 def instant(column: str) -> ScalarSpec:
@@ -60,7 +62,7 @@ def optional_instant(column: str) -> ScalarSpec:
     return written("instant", column, nullable=True)
 
 
-PROBABILITY = ScalarSpec(("yes_pool", "no_pool"), "probability({yes_pool}, {no_pool})")
+PROBABILITY = ScalarSpec(("yes_pool", "no_pool"), "probability(exact({yes_pool}), exact({no_pool}))")
 # Per GraphQL type: its table, the column naming the owner its gated fields are shown to
 # (graph.permissions.IsOwnerOr reads `owner_id`, which these types fill from that column), and its scalars.
 TABLES = {"Market": "markets", "User": "users", "Position": "positions"}

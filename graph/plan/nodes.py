@@ -111,6 +111,15 @@ class ConnectionPlan:
     def counted(self) -> bool:
         return any(isinstance(part, TotalCount) for part in self.parts)
 
+    @property
+    def keyed(self) -> bool:
+        """Whether a cursor is shown: else the rows' sort keys need not be read (decoding a
+        timestamp per position was a tenth of the nested page's CPU)."""
+        return any(
+            isinstance(inner, EdgeCursor | PageCursor)
+            for part in self.parts if isinstance(part, EdgesPlan | PageInfoPlan) for inner in part.parts
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectPlan:
