@@ -26,9 +26,9 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 
 from domain.services.search import INDEX_MARKET, REINDEX_STALE
-from markets.jobs import RetryPolicy
 from markets.search.embedders import make_embedder
-from markets.stores.job_queue import SaqJobQueue
+from markets.settings import Settings
+from markets.stores.job_queue import SaqJobQueue, saq_queue
 from persistence.database import make_engine
 from persistence.tables import market_embeddings, markets
 
@@ -73,7 +73,8 @@ async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Both phases through one worker; a row for each."""
     engine = make_engine(args.database_url)
     name = make_embedder(args.embedder).name
-    jobs = SaqJobQueue(Redis.from_url(args.redis_url), policy=RetryPolicy(), failed_ttl=3600)
+    # The worker's own queue: the same name, in the namespace its DATABASE_URL gives (markets.redis_client).
+    jobs = saq_queue(Settings(database_url=args.database_url, redis_url=args.redis_url), Redis.from_url(args.redis_url))
     await jobs.redis.flushdb()
     async with engine.begin() as connection:
         await connection.execute(text("DELETE FROM market_embeddings"))

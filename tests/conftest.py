@@ -68,6 +68,30 @@ def test_database_url() -> str:
     return url
 
 
+def ensure_database(url: str) -> None:
+    """Create a PostgreSQL database the suite needs besides TEST_DATABASE_URL's, if it is not there yet
+    (on SQLite the file appears by itself)."""
+    if not url.startswith("postgresql"):
+        return
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    maintenance = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+    async def create() -> None:
+        connection = await asyncpg.connect(maintenance)
+        try:
+            if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target.database):
+                await connection.execute(f'CREATE DATABASE "{target.database}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+
+
 def reset_schema(url: str) -> None:
     """Drop everything and migrate from scratch, so the migrations themselves are under test."""
     if url.startswith("postgresql"):

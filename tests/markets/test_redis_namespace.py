@@ -19,7 +19,7 @@ from graph.feeds import Change, Feed
 from markets.jobs import INDEX_MARKET
 from markets.redis_client import namespace
 from markets.settings import Settings
-from tests.conftest import Api, reset_schema
+from tests.conftest import Api, ensure_database, reset_schema
 from tests.redis_server import RedisServer
 from tests.servers import instance
 
@@ -29,9 +29,10 @@ MARKET = "query($id: ID!) { market(id: $id) { name } }"
 
 @pytest.fixture(scope="module")
 def other_database_url(test_database_url: str) -> str:
-    """A second database (the test database's name with `_b`), migrated from scratch."""
+    """A second database (the test database's name with `_b`, created if missing), migrated from scratch."""
     url = make_url(test_database_url)
     other = url.set(database=f"{url.database}_b").render_as_string(hide_password=False)
+    ensure_database(other)
     reset_schema(other)
     return other
 
