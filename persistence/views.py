@@ -19,6 +19,7 @@ what the setting says. Each statement is counted through `on_statement` (X-SQL-S
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
@@ -192,6 +193,14 @@ def sort_keys_selected(ordering: Ordering, keyed: bool) -> str:
     return "".join(f", {e} AS sort_{i}" for i, (e, _) in enumerate(ordering)) if keyed else ""
 
 
+@functools.lru_cache(maxsize=1024)
+def by_ids_query(table: str, columns: tuple[str, ...], joins: tuple[Join, ...]) -> str:
+    """The statement reading rows of `table` by their ids, written once per shape (a plan reads the same
+    columns and joins on every request)."""
+    users, clauses = joined("b", joins)
+    return f"SELECT {selected(table, columns, 'b.')}{users} FROM {table} AS b{clauses} WHERE b.id = ANY($1::bigint[])"
+
+
 async def nothing_to_reset(_connection: asyncpg.Connection) -> None:
     """The views change no session state (no SET, LISTEN, advisory lock or cursor), so asyncpg's
     default reset on release (a `RESET ALL; UNLISTEN *; …` round trip per read) has nothing to undo."""
@@ -252,10 +261,7 @@ class PostgresViews:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        users, clauses = joined("b", joins)
-        query = (
-            f"SELECT {selected(table, columns, 'b.')}{users} FROM {table} AS b{clauses} WHERE b.id = ANY($1::bigint[])"
-        )
+        query = by_ids_query(table, tuple(columns), tuple(joins))
         return {row["id"]: row for row in await self._fetch(query, [wanted])}
 
     async def market_page(

@@ -235,6 +235,26 @@ def operation_cost(
     return Cost(schema, document, operation_variables(operation, variables)).operation(operation)
 
 
+class FixedCost(Cost):
+    """Cost, noting whether any variable was read to decide it."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+        super().__init__(schema, document, {})
+        self.variable_read = False
+
+    def value(self, node: ValueNode | None) -> object:
+        self.variable_read = self.variable_read or isinstance(node, VariableNode)
+        return super().value(node)
+
+
+def fixed_cost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) -> int | None:
+    """The operation's cost when it is the same whatever the variables (no page size or list of ids is a
+    variable), so that it is measured once per document; else None."""
+    meter = FixedCost(schema, document)
+    cost = meter.operation(operation)
+    return None if meter.variable_read else cost
+
+
 def query_cost(
     schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any] | None = None,
     operation_name: str | None = None,

@@ -29,7 +29,7 @@ from graphql import (
 from strawberry.schema import Schema
 
 from domain.roles import Permission
-from graph.extensions.limits import operation_cost
+from graph.extensions.limits import fixed_cost
 from graph.plan.codegen import object_builder
 from graph.plan.fields import CONNECTIONS, OWNER_COLUMNS, REFERENCES, SCALARS
 from graph.plan.nodes import (
@@ -89,7 +89,7 @@ class Compiler:
         if operation.directives:
             raise Unplannable("directives")
         roots = tuple(self.root(key, nodes) for key, nodes in self.collect("Query", [operation.selection_set]).items())
-        cost = None if operation.variable_definitions else operation_cost(self.types, self.document, operation, None)
+        cost = fixed_cost(self.types, self.document, operation)
         return Plan(operation, roots, {name: tuple(columns) for name, columns in self.columns.items()}, cost)
 
     def root(self, key: str, nodes: list[FieldNode]) -> RootSelection:

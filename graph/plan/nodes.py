@@ -107,18 +107,18 @@ class ConnectionPlan:
     # Cursors of a child connection are bound to this scope; the root's depends on its filter and order.
     scope: str = ""
 
-    @property
-    def counted(self) -> bool:
-        return any(isinstance(part, TotalCount) for part in self.parts)
+    # Whether `totalCount` is asked for.
+    counted: bool = field(init=False, compare=False, repr=False)
+    # Whether a cursor is shown: else the rows' sort keys need not be read (decoding a timestamp per
+    # position was a tenth of the nested page's CPU).
+    keyed: bool = field(init=False, compare=False, repr=False)
 
-    @property
-    def keyed(self) -> bool:
-        """Whether a cursor is shown: else the rows' sort keys need not be read (decoding a
-        timestamp per position was a tenth of the nested page's CPU)."""
-        return any(
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counted", any(isinstance(part, TotalCount) for part in self.parts))
+        object.__setattr__(self, "keyed", any(
             isinstance(inner, EdgeCursor | PageCursor)
             for part in self.parts if isinstance(part, EdgesPlan | PageInfoPlan) for inner in part.parts
-        )
+        ))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +133,13 @@ class ObjectPlan:
     # Compiled by graph.plan.codegen.
     build: Builder = field(compare=False, repr=False)
 
-    @property
-    def children(self) -> tuple[Reference | ConnectionPlan, ...]:
-        """The selections read by a statement of their own, in the order `build` takes their values."""
-        return tuple(s for s in self.selections if isinstance(s, Reference | ConnectionPlan))
+    # The selections read by a statement of their own, in the order `build` takes their values (kept, not
+    # recomputed per request).
+    children: tuple[Reference | ConnectionPlan, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        children = tuple(s for s in self.selections if isinstance(s, Reference | ConnectionPlan))
+        object.__setattr__(self, "children", children)
 
 
 Selection = Constant | Scalar | Reference | ConnectionPlan

@@ -138,11 +138,19 @@ def outcome(info: RequestInfo) -> str:
     return "ok" if info.status < 400 else "error"
 
 
+# The counter and histogram of each (operation, outcome): prometheus_client's `labels()` looks them up under a
+# lock on every call. Bounded as the labels are: MAX_OPERATION_NAMES + 2 operations times the outcomes.
+request_series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
+
 def record_request(info: RequestInfo, seconds: float) -> None:
     """Count one finished GraphQL request, its latency and its SQL statements."""
     labels = (operation_label(info.operation_name), outcome(info))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(seconds)
+    series = request_series.get(labels)
+    if series is None:
+        series = request_series[labels] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+    series[0].inc()
+    series[1].observe(seconds)
     STATEMENTS.observe(info.statements)
 
 

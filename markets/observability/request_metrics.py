@@ -3,9 +3,9 @@ carried in a context variable so every layer can add to it and the log line can 
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +55,8 @@ def record_cache(*, hits: int, misses: int) -> None:
 
 def accept_request_id(sent: str | None) -> str:
     """The client's id when it is 1-128 printable ASCII characters without spaces, else a new one."""
-    return sent if sent is not None and VALID_REQUEST_ID.match(sent) else uuid.uuid4().hex
+    # 32 random hex digits, as uuid4().hex gave, without building a UUID object per request.
+    return sent if sent is not None and VALID_REQUEST_ID.match(sent) else os.urandom(16).hex()
 
 
 def count_statement() -> None:

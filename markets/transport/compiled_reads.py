@@ -18,14 +18,12 @@ and a request the planner answers too must be answered byte for byte alike: else
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from graphql.execution.values import VariableValues, get_variable_values
 from starlette.requests import Request
-from starlette.responses import Response
-from strawberry.http.parse_content_type import parse_content_type
 
 from domain.errors import ErrorCode
 from graph.extensions.document_cache import DocumentStore, Parsed, document_key
@@ -50,20 +48,17 @@ from markets.transport.proxies import Network
 
 log = logging.getLogger("markets.plan")
 
-GraphQLPath = Callable[[Request], Awaitable[Response]]
-
 
 # Failures of the machinery (a repository that raises, the database gone): a test injects them into
 # graphql-core's path, which the plan does not take, so its answer is not comparable.
 FAULTS = frozenset({ErrorCode.INTERNAL_SERVER_ERROR, ErrorCode.SERVICE_UNAVAILABLE})
 
 
-def faulted(response: Response) -> bool:
+def faulted(status: int, body: bytes) -> bool:
     """Whether graphql-core's answer reports a failure of the machinery rather than of the request."""
-    if response.status_code >= 500:
+    if status >= 500:
         return True
-    body = getattr(response, "body", None)  # a streamed answer has none
-    if not isinstance(body, bytes) or b'"errors"' not in body:
+    if b'"errors"' not in body:
         return False
     try:
         parsed = loads(body)
@@ -71,6 +66,13 @@ def faulted(response: Response) -> bool:
         return False
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
     return bool({e.get("extensions", {}).get("code") for e in errors or () if isinstance(e, dict)} & FAULTS)
+
+
+def json_content(content_type: str) -> bool:
+    """Whether strawberry reads the body as JSON: its media type, parameters aside, is exactly
+    `application/json` (strawberry compares it as written). Any other type, even one strawberry would also
+    read as JSON, goes its way."""
+    return content_type.partition(";")[0].strip() == "application/json"
 
 
 # What graphql-core coerces for an operation that declares no variables (whatever the client sent).
@@ -110,21 +112,17 @@ class CompiledReads:
         self.answered = 0
         self.compared = 0
 
-    async def respond(self, request: Request, graphql: GraphQLPath) -> Response:
-        """The plan's answer when it has one, else graphql-core's."""
-        if self.shadow:
-            return await self.shadowed(request, graphql)
-        try:
-            answer = await self.answer(request)
-        except Decline:
-            answer = None
-        return answer if answer is not None else await graphql(request)
+    @property
+    def enabled(self) -> bool:
+        return self.app.views is not None
 
-    async def shadowed(self, request: Request, graphql: GraphQLPath) -> Response:
-        """graphql-core's answer, after checking the plan's (if any) against it; its statements are not counted."""
-        reference = await graphql(request)
-        if self.app.views is None or request.method != "POST" or faulted(reference):
-            return reference
+    async def check(self, request: Request, status: int, content_type: str | None, body: bytes) -> None:
+        """READ_PLAN_SHADOW: graphql-core answered the request so; if the planner answers it too, its answer
+        must be the same (PlanMismatch if not). Its statements are not counted. Nothing is compared when
+        graphql-core's admission refused the request (over its rate limit, a bad token): the plan's is the
+        same function (markets.transport.admission), and would not count the request a second time."""
+        if faulted(status, body) or getattr(request.state, "admission", None) is None:
+            return
         info = current.get()
         counted = (info.statements, info.cache_hits, info.cache_misses) if info is not None else None
         try:
@@ -135,19 +133,16 @@ class CompiledReads:
             if info is not None and counted is not None:
                 info.statements, info.cache_hits, info.cache_misses = counted
         if answer is None:
-            return reference
-        if (answer.status_code, answer.body, answer.headers.get("content-type")) != (
-            reference.status_code, reference.body, reference.headers.get("content-type")
-        ):
-            log.error("compiled read differs from graphql-core: %r against %r", answer.body, reference.body)
+            return
+        if (200, answer, "application/json") != (status, body, content_type):
+            log.error("compiled read differs from graphql-core: %r against %r", answer, body)
             raise PlanMismatch("the compiled read's answer differs from graphql-core's")
         self.compared += 1
-        return reference
 
-    async def answer(self, request: Request) -> Response | None:
-        """The plan's answer, or None (Decline) when graphql-core must answer."""
+    async def answer(self, request: Request) -> bytes | None:
+        """The plan's answer (its JSON body; status 200), or None (Decline) when graphql-core must answer."""
         views = self.app.views
-        if views is None or request.method != "POST":
+        if views is None:
             return None
         planned = await self.planned(request)
         if planned is None:
@@ -172,7 +167,7 @@ class CompiledReads:
             info.operation_name = operation.name.value if operation.name else None
             info.operation_type = operation.operation.value
         self.answered += 1
-        return Response(dumps({"data": data}), status_code=200, media_type="application/json")
+        return dumps({"data": data})
 
     async def planned(self, request: Request) -> Planned | None:
         """The plan and variables of a request graphql-core's path would execute without an error."""
@@ -195,9 +190,9 @@ class CompiledReads:
 
     async def body(self, request: Request) -> tuple[str, dict[str, Any], str | None] | None:
         """(query, variables, operationName) of a JSON POST strawberry would run as it stands."""
-        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
-        accept = request.headers.get("accept", "")
-        if "application/json" not in content_type or "multipart" in accept or "event-stream" in accept:
+        headers = request.headers
+        accept = headers.get("accept", "")
+        if not json_content(headers.get("content-type", "")) or "multipart" in accept or "event-stream" in accept:
             return None
         try:
             body = loads(await request.body())

@@ -14,12 +14,15 @@ from starlette.routing import Route, WebSocketRoute
 from domain.errors import ErrorCode
 from graph.schema import Schema
 from markets.application import Application
+from markets.transport.compiled_reads import CompiledReads
 from markets.transport.cors import cors_middleware
 from markets.transport.frontend import frontend_routes
 from markets.transport.health import healthz, metrics_endpoint, readyz
 from markets.transport.middleware.body_limit import BodyLimitMiddleware
 from markets.transport.middleware.body_timeout import BodyTimeoutMiddleware
+from markets.transport.middleware.compiled_reads import CompiledReadsMiddleware
 from markets.transport.middleware.request_context import RequestContextMiddleware
+from markets.transport.proxies import parse_networks
 from markets.transport.responses import error_response
 from markets.transport.view import GraphQLView
 
@@ -40,6 +43,10 @@ def asgi_app(
     """The ASGI app serving `schema` over `application`; `lifespan` runs around the server's life."""
     settings = application.settings
     view = GraphQLView(app=application, schema=schema)
+    reads = CompiledReads(
+        app=application, schema=schema, persisted_only=settings.persisted_queries_only,
+        proxies=parse_networks(settings.trusted_proxy_list),
+    )
     app = Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
@@ -51,6 +58,10 @@ def asgi_app(
         ],
         middleware=[
             Middleware(RequestContextMiddleware, sql_statements_header=not settings.is_production),
+            Middleware(
+                CompiledReadsMiddleware, reads=reads, max_bytes=settings.max_body_bytes,
+                body_seconds=settings.request_body_timeout_seconds,
+            ),
             *cors_middleware(settings),
             Middleware(BodyTimeoutMiddleware, seconds=settings.request_body_timeout_seconds),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
@@ -60,5 +71,5 @@ def asgi_app(
     )
     app.state.application = application
     app.state.schema = schema
-    app.state.reads = view.reads  # the compiled read path, for its tests
+    app.state.reads = reads  # the compiled read path, for its tests
     return app

@@ -21,7 +21,7 @@ from strawberry.types.unset import UnsetType
 
 from domain import views
 from domain.entities import User
-from domain.errors import ErrorCode, InvalidToken, RateLimited
+from domain.errors import ErrorCode, InvalidToken
 from graph.context import Context
 from graph.errors import classify
 from graph.extensions.input_checks import request_refusal
@@ -31,18 +31,14 @@ from graph.schema import Schema
 from markets.application import Application
 from markets.observability.observe import record_errors
 from markets.transport.admission import admit_request, known, token_subject
-from markets.transport.compiled_reads import CompiledReads
 from markets.transport.frames import SocketFrames
 from markets.transport.frontend import graphiql_page
 from markets.transport.json_codec import dumps, loads
 from markets.transport.operation_names import record_operation
 from markets.transport.proxies import parse_networks
-from markets.transport.responses import error_response
+from markets.transport.responses import RETRY_AFTER_SECONDS, error_response, refusal
 from markets.transport.socket_limits import SocketCounts
 from markets.transport.websocket import SocketContext, SocketHandler, admit, authenticate, socket_context
-from persistence.faults import is_database_down
-
-RETRY_AFTER_SECONDS = "5"
 
 
 @dataclass
@@ -71,7 +67,6 @@ class GraphQLView(GraphQL[Context, None]):
         self.app = app
         self.proxies = parse_networks(settings.trusted_proxy_list)
         self.persisted = PersistedQueries(app.persisted_queries, only=settings.persisted_queries_only)
-        self.reads = CompiledReads(app=app, schema=schema, persisted_only=self.persisted.only, proxies=self.proxies)
         self.sockets = SocketCounts()
 
     def decode_json(self, data: str | bytes) -> object:
@@ -183,23 +178,14 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope, receive=receive)
         try:
-            response = await self.reads.respond(request, self.run)
+            response = await self.run(request)
         except HTTPException as error:
             response = self.http_error(error)
-        except RateLimited as error:
-            response = error_response(
-                429, str(error), error.code, {"Retry-After": str(error.retry_after)}, retryAfter=error.retry_after
-            )
-        except InvalidToken as error:
-            response = error_response(
-                401, str(error), error.code, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-            )
         except Exception as error:
-            if not is_database_down(error):
+            refused = refusal(error)
+            if refused is None:
                 raise
-            response = error_response(
-                503, "The database is unavailable", ErrorCode.SERVICE_UNAVAILABLE, {"Retry-After": RETRY_AFTER_SECONDS}
-            )
+            response = refused
         finally:
             context = getattr(request.state, "context", None)
             if context is not None:

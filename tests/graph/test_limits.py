@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from graphql import get_introspection_query, parse
+from graphql import OperationDefinitionNode, get_introspection_query, parse
 
 from graph.extensions.document_cache import (
     DOCUMENT_BYTES,
@@ -19,7 +19,7 @@ from graph.extensions.document_cache import (
     count_tokens,
     weigh,
 )
-from graph.extensions.limits import Depth, Limits, QueryLimits, query_cost
+from graph.extensions.limits import Depth, Limits, QueryLimits, fixed_cost, query_cost
 from graph.schema import Schema, build_schema
 from tests.conftest import Api, codes
 from tests.factories import insert_market, insert_position, insert_user
@@ -291,6 +291,24 @@ async def test_the_settings_set_the_limits(test_database_url: str) -> None:
         }
 
 
+@pytest.mark.parametrize(("query", "fixed"), [
+    ("query($id: ID!) { market(id: $id) { id creator { name } } }", True),
+    ("query($s: MarketStatus) { markets(first: 5, filter: {status: $s}) { edges { node { id } } } }", True),
+    ("query($n: Int) { markets(first: $n) { edges { node { id } } } }", False),
+    ("query($n: Int = 3) { markets { edges { node { positions(first: $n) { totalCount } } } } }", False),
+    ("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", False),
+    ("query($n: Int) { ...F } fragment F on Query { markets(last: $n) { totalCount } }", False),
+])
+def test_a_cost_no_variable_decides_is_measured_once(query: str, fixed: bool) -> None:
+    document = parse(query)
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    if fixed:
+        assert fixed_cost(SCHEMA, document, operation) == cost(query) == cost(query, {"n": 99, "s": "ACTIVE"})
+    else:
+        assert fixed_cost(SCHEMA, document, operation) is None
+
+
 def test_the_rules_are_built_once_per_schema() -> None:
     schema = build_schema()
     first, second = (next(e for e in schema.get_extensions() if isinstance(e, QueryLimits)) for _ in range(2))
@@ -390,7 +408,8 @@ async def test_validation_that_gives_up_says_nested_only_when_it_is(api: Api, mo
         return [ValidationAbortedError("Validation aborted.")]
 
     monkeypatch.setattr("graph.extensions.document_cache.validate_document", exhausted)
-    body = await api.gql("{ me { id } }")
+    # A document no other test sends: the schema's document cache outlives a test.
+    body = await api.gql("{ me { validationGaveUp: id } }")
     assert too_complex(body) == {"code": "QUERY_TOO_COMPLEX"}
     assert body["errors"][0]["message"] == "Query is too complex to validate"
     deep = await api.gql("{ me { ...U } } fragment U on User { markets { edges { node { creator { markets { "

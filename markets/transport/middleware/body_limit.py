@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import ErrorCode
@@ -22,44 +23,46 @@ class BodyLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self.too_large(scope, receive, send)
+            await too_large(self.max_bytes)(scope, receive, send)
             return
-        body = await self.read_body(receive)
+        body = await read_body(receive, self.max_bytes)
         if body is None:
-            await self.too_large(scope, receive, send)
+            await too_large(self.max_bytes)(scope, receive, send)
             return
-        await self.app(scope, self.replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
-    async def read_body(self, receive: Receive) -> bytes | None:
-        """The whole body, or None once it passes the limit."""
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return None
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks)
 
-    @staticmethod
-    def replay(body: bytes, upstream: Receive) -> Receive:
-        """The body read, then the real channel: a file or streaming response waits on it for the
-        client's disconnect, and would stop at once on an invented one."""
-        sent = False
 
-        async def receive() -> Message:
-            nonlocal sent
-            if sent:
-                return await upstream()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+async def read_body(receive: Receive, max_bytes: int) -> bytes | None:
+    """The whole body, or None once it passes `max_bytes`."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-        return receive
 
-    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"The request body is over {self.max_bytes} bytes", ErrorCode.BAD_REQUEST)
-        await response(scope, receive, send)
+def replay(body: bytes, upstream: Receive) -> Receive:
+    """The body read, then the real channel: a file or streaming response waits on it for the
+    client's disconnect, and would stop at once on an invented one."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return await upstream()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def too_large(max_bytes: int) -> Response:
+    return error_response(413, f"The request body is over {max_bytes} bytes", ErrorCode.BAD_REQUEST)

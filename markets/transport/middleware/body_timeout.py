@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import ErrorCode
@@ -53,5 +54,10 @@ class BodyTimeoutMiddleware:
         except BodyTooSlow:
             if started:
                 raise
-            message = f"The request body took more than {self.seconds:g} s to arrive"
-            await error_response(408, message, ErrorCode.BAD_REQUEST, {"Connection": "close"})(scope, receive, send)
+            await too_slow(self.seconds)(scope, receive, send)
+
+
+def too_slow(seconds: float) -> Response:
+    """408, closing the connection: the body did not arrive within `seconds`."""
+    message = f"The request body took more than {seconds:g} s to arrive"
+    return error_response(408, message, ErrorCode.BAD_REQUEST, {"Connection": "close"})
