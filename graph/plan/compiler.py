@@ -53,6 +53,7 @@ from graph.plan.nodes import (
     TotalCount,
 )
 from graph.plan.rules import Unplannable, field_gate
+from graph.plan.variables import string_signatures
 
 Collected = dict[str, list[FieldNode]]
 # Root fields answering one object by its global id: the type each returns (None: any Node).
@@ -89,8 +90,9 @@ class Compiler:
         if operation.directives:
             raise Unplannable("directives")
         roots = tuple(self.root(key, nodes) for key, nodes in self.collect("Query", [operation.selection_set]).items())
+        columns = {name: tuple(columns) for name, columns in self.columns.items()}
         cost = fixed_cost(self.types, self.document, operation)
-        return Plan(operation, roots, {name: tuple(columns) for name, columns in self.columns.items()}, cost)
+        return Plan(operation, roots, columns, cost, string_signatures(self.types, operation.variable_definitions))
 
     def root(self, key: str, nodes: list[FieldNode]) -> RootSelection:
         name = nodes[0].name.value

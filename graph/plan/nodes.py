@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from graphql import FieldNode, GraphQLField, OperationDefinitionNode
+from graphql.execution.get_variable_signature import GraphQLVariableSignature
 
 from domain.ports import Row
 from domain.roles import Permission
@@ -171,6 +172,8 @@ class Plan:
     roots: tuple[RootSelection, ...]
     columns: dict[str, tuple[str, ...]]
     cost: int | None
+    # The variables' signatures when every one is an ID or a String (graph.plan.variables), else None.
+    string_variables: tuple[GraphQLVariableSignature, ...] | None
 
     def columns_of(self, type_name: str) -> tuple[str, ...]:
         """The columns a type is read with (its id alone when the document selects none of its fields)."""

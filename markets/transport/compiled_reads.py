@@ -38,6 +38,7 @@ from graph.extensions.limits import measured, operation_cost, over_limit
 from graph.plan.compiler import compile_plan
 from graph.plan.executor import Decline, Run, execute
 from graph.plan.nodes import Plan
+from graph.plan.variables import coerced_strings
 from graph.schema import Schema
 from markets.application import Application
 from markets.observability.logs import conceal
@@ -116,17 +117,17 @@ class CompiledReads:
     def enabled(self) -> bool:
         return self.app.views is not None
 
-    async def check(self, request: Request, status: int, content_type: str | None, body: bytes) -> None:
-        """READ_PLAN_SHADOW: graphql-core answered the request so; if the planner answers it too, its answer
-        must be the same (PlanMismatch if not). Its statements are not counted. Nothing is compared when
-        graphql-core's admission refused the request (over its rate limit, a bad token): the plan's is the
-        same function (markets.transport.admission), and would not count the request a second time."""
+    async def check(self, request: Request, sent: bytes, status: int, content_type: str | None, body: bytes) -> None:
+        """READ_PLAN_SHADOW: graphql-core answered the request (its body `sent`) so; if the planner answers it
+        too, its answer must be the same (PlanMismatch if not). Its statements are not counted. Nothing is
+        compared when graphql-core's admission refused the request (over its rate limit, a bad token): the
+        plan's is the same function (markets.transport.admission), and would not count it a second time."""
         if faulted(status, body) or getattr(request.state, "admission", None) is None:
             return
         info = current.get()
         counted = (info.statements, info.cache_hits, info.cache_misses) if info is not None else None
         try:
-            answer = await self.answer(request)
+            answer = await self.answer(request, sent)
         except Decline:
             answer = None
         finally:
@@ -139,12 +140,13 @@ class CompiledReads:
             raise PlanMismatch("the compiled read's answer differs from graphql-core's")
         self.compared += 1
 
-    async def answer(self, request: Request) -> bytes | None:
-        """The plan's answer (its JSON body; status 200), or None (Decline) when graphql-core must answer."""
+    async def answer(self, request: Request, sent: bytes) -> bytes | None:
+        """The plan's answer to the request (its body `sent`, read already) as its JSON body (status 200), or None
+        (Decline) when graphql-core must answer."""
         views = self.app.views
         if views is None:
             return None
-        planned = await self.planned(request)
+        planned = self.planned(request, sent)
         if planned is None:
             return None
         admission = await admit_request(request, self.app, self.proxies, views.viewer)
@@ -169,9 +171,9 @@ class CompiledReads:
         self.answered += 1
         return dumps({"data": data})
 
-    async def planned(self, request: Request) -> Planned | None:
+    def planned(self, request: Request, sent: bytes) -> Planned | None:
         """The plan and variables of a request graphql-core's path would execute without an error."""
-        body = await self.body(request)
+        body = self.body(request, sent)
         if body is None:
             return None
         query, variables, operation_name = body
@@ -185,17 +187,19 @@ class CompiledReads:
         definitions = plan.operation.variable_definitions
         if not definitions:
             return Planned(plan, NO_VARIABLES)
-        coerced = get_variable_values(self.schema._schema, definitions, variables)
+        strings = plan.string_variables
+        plain = coerced_strings(strings, variables) if strings is not None else None
+        coerced = plain or get_variable_values(self.schema._schema, definitions, variables)
         return None if isinstance(coerced, list) else Planned(plan, coerced)
 
-    async def body(self, request: Request) -> tuple[str, dict[str, Any], str | None] | None:
+    def body(self, request: Request, sent: bytes) -> tuple[str, dict[str, Any], str | None] | None:
         """(query, variables, operationName) of a JSON POST strawberry would run as it stands."""
         headers = request.headers
         accept = headers.get("accept", "")
         if not json_content(headers.get("content-type", "")) or "multipart" in accept or "event-stream" in accept:
             return None
         try:
-            body = loads(await request.body())
+            body = loads(sent)
         except (ValueError, RecursionError):
             return None
         if not isinstance(body, dict) or body.get("extensions") or self.persisted_only:

@@ -58,12 +58,12 @@ class CompiledReadsMiddleware:
         if body is None:
             await too_large(self.max_bytes)(scope, receive, send)
             return
-        request = Request(scope, receive=replay(body, receive))
+        request = Request(scope)  # its body is read already: `body` goes with it
         if self.reads.shadow:
             await self.shadowed(request, body, scope, receive, send)
             return
         try:
-            answer = await self.reads.answer(request)
+            answer = await self.reads.answer(request, body)
         except Decline:
             answer = None
         except Exception as error:
@@ -96,7 +96,7 @@ class CompiledReadsMiddleware:
 
     async def shadowed(self, request: Request, body: bytes, scope: Scope, receive: Receive, send: Send) -> None:
         """graphql-core's answer, sent once the plan's (if any) is found equal to it."""
-        if await self.reads.body(request) is None:  # not JSON, or a streamed answer: never planned
+        if self.reads.body(request, body) is None:  # not JSON, or a streamed answer: never planned
             await self.app(scope, replay(body, receive), send)
             return
         messages: list[Message] = []
@@ -108,6 +108,6 @@ class CompiledReadsMiddleware:
         start = messages[0]
         content_type = next((value.decode() for name, value in start["headers"] if name == b"content-type"), None)
         answer = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-        await self.reads.check(request, start["status"], content_type, answer)
+        await self.reads.check(request, body, start["status"], content_type, answer)
         for message in messages:
             await send(message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import ErrorCode
@@ -32,6 +32,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         rid = accept_request_id(Headers(scope=scope).get("x-request-id"))
+        encoded_id = rid.encode()
         info = RequestInfo(request_id=rid, method=scope.get("method", ""), path=scope.get("path", ""))
         current.set(info)
         started = False
@@ -40,10 +41,11 @@ class RequestContextMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = rid
+                # Appended as they are (no layer below sets them): no header object per response.
+                headers = [*message.get("headers", ()), (b"x-request-id", encoded_id)]
                 if self.sql_statements_header:
-                    headers["X-SQL-Statements"] = str(info.statements)
+                    headers.append((b"x-sql-statements", str(info.statements).encode()))
+                message["headers"] = headers
                 info.status = message["status"]
             await send(message)
 
