@@ -11,14 +11,13 @@ wraps it, so autocommit single statements read exactly what the session path rea
 BEGIN/ROLLBACK round trips and its per-statement compilation. Only the columns a plan asks for
 are selected (never a password hash it does not show).
 
-Connections come from a small asyncpg pool of its own (`max_connections`, opened on first use and
-kept open), carved out of the DB_POOL_SIZE budget by markets.bootstrap so the process's total stays
-what the setting says. Each statement is counted through `on_statement` (X-SQL-Statements, metrics).
+Connections are lent one statement at a time by persistence.connections.ConnectionLender (`max_connections`,
+opened on first use and kept open), carved out of the DB_POOL_SIZE budget by markets.bootstrap so the process's
+total stays what the setting says. Each statement is counted through `on_statement` (X-SQL-Statements, metrics).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +31,7 @@ from domain.entities import User
 from domain.pagination import MarketFilter, MarketOrder, MarketSortField, Page, PageRequest, SortDirection, SortKey
 from domain.ports import Join, Row
 from domain.roles import Role
+from persistence.connections import ConnectionLender
 from persistence.keyset import to_page
 from persistence.repositories.markets import escape_like
 
@@ -201,41 +201,27 @@ def by_ids_query(table: str, columns: tuple[str, ...], joins: tuple[Join, ...]) 
     return f"SELECT {selected(table, columns, 'b.')}{users} FROM {table} AS b{clauses} WHERE b.id = ANY($1::bigint[])"
 
 
-async def nothing_to_reset(_connection: asyncpg.Connection) -> None:
-    """The views change no session state (no SET, LISTEN, advisory lock or cursor), so asyncpg's
-    default reset on release (a `RESET ALL; UNLISTEN *; …` round trip per read) has nothing to undo."""
-
-
 class PostgresViews:
-    """domain.ports.ReadViews over an asyncpg pool of its own."""
+    """domain.ports.ReadViews over connections of its own (persistence.connections)."""
 
     def __init__(self, database_url: str, *, max_connections: int, on_statement: Callable[[], None]) -> None:
         self._dsn = asyncpg_dsn(database_url)
         self._max_connections = max_connections
         self._on_statement = on_statement
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
+        self._connections = self._lender()
+
+    def _lender(self) -> ConnectionLender:
+        # Kept once opened, as the engine's are: no connecting (and type introspection) under load.
+        return ConnectionLender(self._dsn, size=self._max_connections, server_settings={"jit": "off"})
 
     async def _fetch(self, query: str, params: Sequence[Any]) -> list[asyncpg.Record]:
-        pool = self._pool or await self._open()
         self._on_statement()
-        async with pool.acquire() as connection:
-            return list(await connection.fetch(query, *params))
-
-    async def _open(self) -> asyncpg.Pool:
-        async with self._opening:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=0, max_size=self._max_connections,
-                    # Kept once opened, as the engine's are: no connecting (and type introspection) under load.
-                    max_inactive_connection_lifetime=0, server_settings={"jit": "off"}, reset=nothing_to_reset,
-                )
-            return self._pool
+        return await self._connections.fetch(query, params)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        """Close the connections; the next read opens new ones."""
+        connections, self._connections = self._connections, self._lender()
+        await connections.close()
 
     async def viewer(self, user_id: int) -> User | None:
         rows = await self._fetch(f"SELECT {VIEWER_COLUMNS} FROM users WHERE id = $1", [user_id])
