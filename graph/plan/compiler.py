@@ -11,21 +11,27 @@ merge), so the plan's dicts come out in the same key order.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
     GraphQLObjectType,
     InlineFragmentNode,
+    Node,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    VariableNode,
     get_named_type,
     get_operation_ast,
 )
+from graphql.execution.values import get_argument_values
 from strawberry.schema import Schema
 
 from domain.roles import Permission
@@ -77,6 +83,31 @@ def compile_plan(schema: Schema, document: DocumentNode, operation_name: str | N
         return None
 
 
+def constant_arguments(definition: GraphQLField, node: FieldNode) -> dict[str, Any] | None:
+    """The field's arguments coerced once, when no variable is among them and they coerce without an error
+    (else None: coerced per request, where an error declines the request)."""
+    if any(isinstance(found, VariableNode) for found in walk(node.arguments or ())):
+        return None
+    try:
+        return get_argument_values(definition, node)
+    except GraphQLError:
+        return None
+
+
+def walk(nodes: Sequence[Node]) -> Iterator[Node]:
+    """The nodes and every node within them."""
+    pending = list(nodes)
+    while pending:
+        node = pending.pop()
+        yield node
+        for key in node.keys:
+            child = getattr(node, key, None)
+            if isinstance(child, Node):
+                pending.append(child)
+            elif isinstance(child, tuple | list):
+                pending.extend(item for item in child if isinstance(item, Node))
+
+
 class Compiler:
     def __init__(self, schema: Schema, document: DocumentNode) -> None:
         self.schema = schema
@@ -110,7 +141,8 @@ class Compiler:
     def arguments(self, type_name: str, node: FieldNode) -> Arguments:
         parent = self.types.get_type(type_name)
         assert isinstance(parent, GraphQLObjectType)
-        return Arguments(parent.fields[node.name.value], node)
+        definition = parent.fields[node.name.value]
+        return Arguments(definition, node, constant_arguments(definition, node))
 
     def object_plan(self, type_name: str, nodes: Sequence[FieldNode], prefix: str = "") -> ObjectPlan:
         columns = self.columns[type_name]

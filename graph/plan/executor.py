@@ -73,6 +73,8 @@ class Run:
     afters: dict[int, str] = field(default_factory=dict)
 
     def arguments(self, arguments: Arguments) -> dict[str, Any]:
+        if arguments.constant is not None:
+            return arguments.constant
         try:
             return get_argument_values(arguments.definition, arguments.node, self.variables)
         except Exception as error:

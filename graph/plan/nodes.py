@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import FieldNode, GraphQLField, OperationDefinitionNode
 from graphql.execution.get_variable_signature import GraphQLVariableSignature
@@ -44,10 +45,12 @@ class Reference:
 
 @dataclass(frozen=True, slots=True)
 class Arguments:
-    """A field's arguments as written, coerced per request with its variables."""
+    """A field's arguments as written, coerced per request with its variables; coerced once when they hold no
+    variable (`constant`, which nothing may change)."""
 
     definition: GraphQLField
     node: FieldNode
+    constant: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

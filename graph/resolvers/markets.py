@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -43,9 +44,11 @@ def plain(value: object) -> object:
     return value
 
 
+@functools.lru_cache(maxsize=1024)
 def cursor_scope(where: MarketFilter, order: MarketOrder) -> str:
     """Cursors belong to one ordering and filter; this string names the pair. nameContains matches as
-    lower(name) LIKE lower(pattern) does, so its case variants name one filter and share cursors."""
+    lower(name) LIKE lower(pattern) does, so its case variants name one filter and share cursors. Kept for the
+    filters asked most (equal filters name one scope: their instants are written in UTC)."""
     given = {name: plain(value) for name, value in asdict(where).items() if value not in (None, False)}
     name = given.get("name_contains")
     if isinstance(name, str):

@@ -1,4 +1,5 @@
-"""graph.plan.variables: ids and strings coerced as graphql-core's get_variable_values coerces them."""
+"""graph.plan.variables: ids and strings coerced as graphql-core's get_variable_values coerces them; and the
+arguments without variables, coerced once per document (graph.plan.compiler)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from graphql.execution.values import VariableValues, get_variable_values
 from hypothesis import given
 from hypothesis import strategies as st
 
+from graph.plan.compiler import compile_plan
+from graph.plan.nodes import ConnectionPlan
 from graph.plan.variables import coerced_strings, string_signatures
 from graph.schema import build_schema
 
@@ -59,3 +62,27 @@ def test_any_other_type_leaves_coercion_to_graphql_core(query: str) -> None:
 def test_no_variables_coerce_to_nothing() -> None:
     assert string_signatures(SCHEMA, None) == ()
     assert coerced_strings((), {"anything": 1}) == VariableValues({}, {})
+
+
+@pytest.mark.parametrize(("query", "constant"), [
+    ("{ markets(first: 20, filter: {status: ACTIVE}, orderBy: {field: VOLUME, direction: DESC}) { totalCount } }",
+     {"first": 20, "filter": {"status": "ACTIVE"}, "orderBy": {"field": "VOLUME", "direction": "DESC"}}),
+    ("{ markets { totalCount } }", {}),
+    ("query($n: Int) { markets(first: $n) { totalCount } }", None),
+    ("query($s: MarketStatus) { markets(filter: {status: $s}) { totalCount } }", None),
+    ("query($d: SortDirection!) { markets(orderBy: {field: NAME, direction: $d}) { totalCount } }", None),
+])
+def test_arguments_without_variables_are_coerced_once_per_document(query: str, constant: Any) -> None:
+    plan = compile_plan(build_schema(), parse(query), None)
+    assert plan is not None
+    root = plan.roots[0]
+    assert isinstance(root, ConnectionPlan)
+    given = root.arguments.constant
+    if constant is None:
+        assert given is None
+        return
+    assert given is not None
+    plain = {key: ({k: getattr(v, "value", v) for k, v in value.items() if v is not None}
+                   if isinstance(value, dict) else value)
+             for key, value in given.items() if value is not None}
+    assert plain == constant
