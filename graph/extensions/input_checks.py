@@ -87,9 +87,11 @@ def request_refusal(query: object, operation_name: object) -> GraphQLError | Non
     literal, the `InputStrings` extension's, with its argument's path.
     """
     fields: dict[str, str] = {}
-    if isinstance(query, str) and LONE_SURROGATE.search(query) is not None:
+    # An ASCII text (str.isascii reads a flag, it does not scan) holds no surrogate: most queries are.
+    if isinstance(query, str) and not query.isascii() and LONE_SURROGATE.search(query) is not None:
         fields["query"] = SURROGATE
-    fields.update((path.removeprefix("."), why) for path, why in bad_strings(operation_name, ".operationName"))
+    if operation_name is not None:
+        fields.update((path.removeprefix("."), why) for path, why in bad_strings(operation_name, ".operationName"))
     return refused(fields) if fields else None
 
 
