@@ -14,6 +14,8 @@ from typing import Any
 import argon2
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +33,11 @@ from persistence.migrate import upgrade
 from persistence.unit_of_work import SqlUnitOfWork
 from tests.redis_server import redis_server  # noqa: F401 - a fixture for every test module
 from tests.statements import StatementLog
+
+# No timing decides a test: hypothesis' per-example deadline and its "input generation is slow" health check
+# are wall-clock limits, which a machine busy with other suites trips (seen in CI).
+hypothesis_settings.register_profile("markets", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("markets")
 
 TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 # Servers, workers and CLIs that tests start as subprocesses use the lexical embedder unless a
