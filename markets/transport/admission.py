@@ -48,9 +48,9 @@ async def admit_request(
 ) -> Admission:
     """Rate-limit the request and read its viewer, once per request whichever path asks first."""
     state = request.state
-    admitted: Admission | None = getattr(state, "admission", None)
-    if admitted is not None:
-        return admitted
+    already = admitted(request)
+    if already is not None:
+        return already
     address = client_address(request, proxies)
     authorization = request.headers.get("authorization")
     conceal(authorization)
@@ -67,6 +67,12 @@ async def admit_request(
     record_viewer(viewer)
     admission = Admission(address, rate_key, viewer)
     state.admission = admission
+    return admission
+
+
+def admitted(request: Request) -> Admission | None:
+    """The request's admission, once admit_request has let it in (None before, or when it was refused)."""
+    admission: Admission | None = getattr(request.state, "admission", None)
     return admission
 
 

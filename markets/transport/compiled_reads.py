@@ -43,7 +43,7 @@ from graph.schema import Schema
 from markets.application import Application
 from markets.observability.logs import conceal
 from markets.observability.request_metrics import current
-from markets.transport.admission import admit_request
+from markets.transport.admission import admit_request, admitted
 from markets.transport.json_codec import dumps, loads
 from markets.transport.proxies import Network
 
@@ -122,7 +122,7 @@ class CompiledReads:
         too, its answer must be the same (PlanMismatch if not). Its statements are not counted. Nothing is
         compared when graphql-core's admission refused the request (over its rate limit, a bad token): the
         plan's is the same function (markets.transport.admission), and would not count it a second time."""
-        if faulted(status, body) or getattr(request.state, "admission", None) is None:
+        if faulted(status, body) or admitted(request) is None:
             return
         info = current.get()
         counted = (info.statements, info.cache_hits, info.cache_misses) if info is not None else None
@@ -189,7 +189,9 @@ class CompiledReads:
             return Planned(plan, NO_VARIABLES)
         strings = plan.string_variables
         plain = coerced_strings(strings, variables) if strings is not None else None
-        coerced = plain or get_variable_values(self.schema._schema, definitions, variables)
+        if plain is not None:
+            return Planned(plan, plain)
+        coerced = get_variable_values(self.schema._schema, definitions, variables)
         return None if isinstance(coerced, list) else Planned(plan, coerced)
 
     def body(self, request: Request, sent: bytes) -> tuple[str, dict[str, Any], str | None] | None:

@@ -22,7 +22,6 @@ from markets.transport.middleware.body_limit import BodyLimitMiddleware
 from markets.transport.middleware.body_timeout import BodyTimeoutMiddleware
 from markets.transport.middleware.compiled_reads import CompiledReadsMiddleware
 from markets.transport.middleware.request_context import RequestContextMiddleware
-from markets.transport.proxies import parse_networks
 from markets.transport.responses import error_response
 from markets.transport.view import GraphQLView
 
@@ -44,8 +43,7 @@ def asgi_app(
     settings = application.settings
     view = GraphQLView(app=application, schema=schema)
     reads = CompiledReads(
-        app=application, schema=schema, persisted_only=settings.persisted_queries_only,
-        proxies=parse_networks(settings.trusted_proxy_list),
+        app=application, schema=schema, persisted_only=view.persisted.only, proxies=view.proxies
     )
     app = Starlette(
         routes=[
